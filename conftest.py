@@ -1,0 +1,122 @@
+"""Suite-wide pytest options and the result-recording plugin.
+
+Options: --tier smoke|full, --seeds N, --device auto|cpu|cuda, --accept-baselines,
+--claim ID (repeatable; a prefix selects a paper: --claim REWARD). Claim tests carry
+@pytest.mark.claim("ID") and take the `claim` fixture (a nasrepro ClaimContext).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nasrepro.claims.session import TIERS, ClaimContext, RunOptions, resolve_device
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("nasrepro")
+    group.addoption("--tier", default="smoke", choices=TIERS,
+                    help="scale of the claim runs: smoke (CPU, minutes) or full (paper scale)")
+    group.addoption("--seeds", type=int, default=None,
+                    help="override every claim's seed count for this run")
+    group.addoption("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                    help="training device: auto picks cuda when visible")
+    group.addoption("--accept-baselines", action="store_true",
+                    help="store this run's records as the accepted baselines of the tier")
+    group.addoption("--claim", action="append", default=[], metavar="ID",
+                    help="run only these claims (ID or prefix, e.g. REWARD-4 or REWARD)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    requested = config.getoption("--device")
+    device = resolve_device(requested)
+    config.stash[_OPTIONS] = RunOptions(
+        tier=config.getoption("--tier"), seeds=config.getoption("--seeds"), device=device,
+        accept_baselines=config.getoption("--accept-baselines"))
+    config.stash[_REQUESTED_CUDA] = requested == "cuda"
+    config.stash[_RECORDS] = []
+
+
+_OPTIONS = pytest.StashKey[RunOptions]()
+_REQUESTED_CUDA = pytest.StashKey[bool]()
+_RECORDS = pytest.StashKey[list]()
+
+
+def _claim_id(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("claim")
+    return marker.args[0] if marker and marker.args else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = [w.upper() for w in config.getoption("--claim")]
+    if not wanted:
+        return
+    keep, drop = [], []
+    for item in items:
+        cid = _claim_id(item)
+        matched = cid is not None and any(cid == w or cid.startswith(w.rstrip("-") + "-")
+                                          for w in wanted)
+        (keep if matched else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+    items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def run_options(pytestconfig: pytest.Config) -> RunOptions:
+    """The suite-wide options of this run."""
+    return pytestconfig.stash[_OPTIONS]
+
+
+@pytest.fixture
+def claim(request: pytest.FixtureRequest, run_options: RunOptions):
+    """ClaimContext for the test's claim marker; submit() failures fail the test."""
+    cid = _claim_id(request.node)
+    if cid is None:
+        raise pytest.UsageError(f"{request.node.nodeid} uses `claim` without a claim marker")
+    if request.config.stash[_REQUESTED_CUDA]:
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("--device cuda was requested but no CUDA device is visible")
+    ctx = _RecordingContext(cid, run_options)
+    ctx.records = request.config.stash[_RECORDS]
+    return ctx
+
+
+class _RecordingContext(ClaimContext):
+    """ClaimContext that turns a baseline mismatch into a test failure and a NOT RUN into
+    a skip, and remembers records for the terminal summary."""
+
+    records: list
+
+    def submit(self, result):  # type: ignore[override]
+        record, comparison = super().submit(result)
+        self.records.append(record)
+        if not comparison.ok and comparison.status != "accepted":
+            pytest.fail(f"{self.claim} [{self.tier}] verdict {record['verdict']}; baseline "
+                        f"{comparison.status}:\n  " + "\n  ".join(comparison.problems),
+                        pytrace=False)
+        return record, comparison
+
+    def skip_not_run(self, reason: str, config=None) -> None:
+        """Record NOT RUN with the reason, then skip the test with the same reason."""
+        self.records.append(self.not_run(reason, config))
+        pytest.skip(f"{self.claim} NOT RUN: {reason}")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    records = config.stash.get(_RECORDS, [])
+    if not records:
+        return
+    tr = terminalreporter
+    tr.section("nasrepro verdicts")
+    for r in records:
+        tr.write_line(f"{r['claim']:<10} [{r['tier']}] {r['verdict']:<15} "
+                      f"baseline: {r['baseline']['status']}")
+    try:
+        from nasrepro.report.markdown import write_report
+
+        path = write_report()
+        tr.write_line(f"report: {path}")
+    except Exception as exc:  # the report must never hide the test outcome
+        tr.write_line(f"report could not be written: {exc!r}")

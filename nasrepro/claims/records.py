@@ -1,0 +1,182 @@
+"""Result records: what one claim run measured, its verdict, and the environment.
+
+A record is JSON at reports/results/<tier>/<CLAIM>.json, written atomically. The report
+and the baseline comparison read only records, never re-running an experiment.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nasrepro.claims.stats import summarize
+from nasrepro.claims.tolerances import Tolerance
+from nasrepro.claims.verdicts import Verdict, combine
+from nasrepro.errors import ConfigError
+from nasrepro.files import atomic_write_json, read_json
+from nasrepro.paths import results_dir
+
+SCHEMA = 1
+
+
+@dataclass
+class Measurement:
+    """One compared quantity: ours (a value, or one per seed) against the paper's.
+
+    `band` is the regression band against the accepted baseline (absolute, on the
+    central value); None means the quantity is not regression-checked (e.g. wall time on
+    unknown hardware). `verdict` is computed from the tolerance unless given.
+    """
+
+    name: str
+    ours: float | Sequence[float] | None
+    paper: float | None = None
+    source: str = ""
+    tolerance: Tolerance | None = None
+    unit: str = ""
+    band: float | None = 0.0
+    p_value: float | None = None
+    verdict: Verdict | None = None
+    detail: str = ""
+
+    def center(self) -> float | None:
+        """Our central value: the value itself, or the median over seeds."""
+        if self.ours is None:
+            return None
+        if isinstance(self.ours, (int, float)):
+            return float(self.ours)
+        return summarize(list(self.ours))["median"]
+
+    def spread(self) -> dict[str, Any] | None:
+        """Median/IQR/mean/std over seeds, or None for a single value."""
+        if self.ours is None or isinstance(self.ours, (int, float)):
+            return None
+        return summarize(list(self.ours))
+
+    def evaluate(self) -> Verdict:
+        """Set and return the verdict from the tolerance (unless one was given)."""
+        if self.verdict is not None:
+            self.verdict = Verdict(self.verdict)
+            return self.verdict
+        if self.ours is None:
+            self.verdict = Verdict.NOT_RUN
+            return self.verdict
+        if self.tolerance is None:
+            raise ConfigError(f"measurement {self.name!r}: give a tolerance or a verdict")
+        spread = self.spread()
+        std = spread["std"] if spread else None
+        verdict, detail = self.tolerance.check(self.center(), self.paper, std=std,
+                                               p_value=self.p_value)
+        self.verdict = verdict
+        self.detail = f"{self.detail}; {detail}" if self.detail else detail
+        return verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        ours = self.ours
+        if ours is not None and not isinstance(ours, (int, float)):
+            ours = [float(v) for v in ours]
+        return {
+            "name": self.name,
+            "ours": ours,
+            "center": self.center(),
+            "spread": self.spread(),
+            "paper": self.paper,
+            "source": self.source,
+            "tolerance": self.tolerance.to_dict() if self.tolerance else None,
+            "unit": self.unit,
+            "band": self.band,
+            "p_value": self.p_value,
+            "verdict": str(self.verdict) if self.verdict is not None else None,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class ClaimResult:
+    """Everything a claim test reports: measurements, notes, tables and figures.
+
+    `verdict` defaults to the combination of the measurements' verdicts; a claim with a
+    rule of its own (e.g. 'all orderings must hold') sets it explicitly with a note.
+    """
+
+    claim: str
+    measurements: list[Measurement] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    tables: list[dict[str, Any]] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None
+    not_run_reason: str = ""
+
+    def add(self, m: Measurement) -> Measurement:
+        self.measurements.append(m)
+        return m
+
+    def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Attach an extra table (rendered with tabulate in the report)."""
+        self.tables.append({"title": title, "headers": list(headers),
+                            "rows": [[_cell(c) for c in r] for r in rows]})
+
+    def final_verdict(self) -> Verdict:
+        for m in self.measurements:
+            m.evaluate()
+        if self.verdict is None:
+            self.verdict = combine(m.verdict for m in self.measurements if m.verdict)
+        return Verdict(self.verdict)
+
+
+def _cell(c: Any) -> Any:
+    if isinstance(c, float) and not math.isfinite(c):
+        return str(c)
+    if hasattr(c, "item"):
+        return c.item()
+    return c
+
+
+def record_path(tier: str, claim: str) -> Path:
+    return results_dir(tier) / f"{claim}.json"
+
+
+def build_record(result: ClaimResult, *, tier: str, paper: str, spec: dict[str, Any],
+                 config_hash: str, env: dict[str, Any], started: float) -> dict[str, Any]:
+    """The JSON-ready record of one claim run."""
+    verdict = result.final_verdict()
+    return {
+        "schema": SCHEMA,
+        "claim": result.claim,
+        "paper": paper,
+        "tier": tier,
+        "verdict": str(verdict),
+        "not_run_reason": result.not_run_reason,
+        **spec,
+        "measurements": [m.to_dict() for m in result.measurements],
+        "notes": list(result.notes),
+        "tables": result.tables,
+        "figures": list(result.figures),
+        "config": result.config,
+        "config_hash": config_hash,
+        "env": env,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "duration_s": round(time.time() - started, 3),
+    }
+
+
+def write_record(record: dict[str, Any]) -> Path:
+    """Write a record atomically; return its path."""
+    path = record_path(record["tier"], record["claim"])
+    atomic_write_json(path, record)
+    return path
+
+
+def load_records(tier: str | None = None) -> list[dict[str, Any]]:
+    """All records (of one tier, or of every tier), sorted by tier then claim."""
+    base = results_dir("x").parent
+    tiers = [tier] if tier else sorted(p.name for p in base.glob("*") if p.is_dir())
+    out = []
+    for t in tiers:
+        out.extend(read_json(p) for p in sorted((base / t).glob("*.json")))
+    return out

@@ -1,0 +1,170 @@
+"""`nasrepro` command line: list | run | report | baseline | bench, plus subcommands that
+feature modules register (see EXTENSIONS): each exposes `register(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from nasrepro.errors import NasreproError
+
+# Modules that add subcommands: each defines register(subparsers) -> None.
+EXTENSIONS: tuple[str, ...] = ()
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from nasrepro.claims.records import load_records
+    from nasrepro.claims.references import load_papers
+
+    last = {(r["claim"], r["tier"]): r["verdict"] for r in load_records()}
+    rows = []
+    for paper in load_papers().values():
+        for cid, spec in paper.claims.items():
+            tiers = ", ".join(spec.tiers) if spec.tiers else "—"
+            if not spec.implemented:
+                state = "not implemented"
+            else:
+                state = "; ".join(f"{t}: {last[(cid, t)]}" for t in ("smoke", "full")
+                                  if (cid, t) in last) or "not run yet"
+            rows.append([cid, paper.id, tiers, state])
+    print(tabulate(rows, headers=["claim", "paper", "tiers", "last verdict"]))
+    return 0
+
+
+def pytest_command(tier: str, claims: Sequence[str], seeds: int | None, device: str,
+                   accept: bool, extra: Sequence[str] = ()) -> list[str]:
+    """The pytest command line that runs the claim tests of one tier."""
+    from nasrepro.paths import repo_root
+
+    cmd = [sys.executable, "-m", "pytest", str(repo_root() / "suite"), "-m", "claim",
+           "--tier", tier, "--device", device, "-p", "no:cacheprovider",
+           "--benchmark-disable"]
+    for c in claims:
+        cmd += ["--claim", c]
+    if seeds is not None:
+        cmd += ["--seeds", str(seeds)]
+    if accept:
+        cmd.append("--accept-baselines")
+    return cmd + list(extra)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from nasrepro.paths import repo_root
+
+    cmd = pytest_command(args.tier, args.claim, args.seeds, args.device, args.accept_baselines,
+                         args.pytest_args)
+    print("+", " ".join(cmd), flush=True)
+    rc = subprocess.call(cmd, cwd=repo_root())
+    from nasrepro.report.markdown import write_report
+
+    print(f"report: {write_report()}")
+    return rc
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from nasrepro.report.markdown import write_report
+
+    print(write_report(args.tier))
+    return 0
+
+
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    from nasrepro.claims import baselines
+    from nasrepro.claims.references import claim_spec
+
+    if args.action == "accept":
+        for cid in args.claims:
+            claim_spec(cid)  # validates the ID
+            print(f"accepted {cid} [{args.tier}] -> "
+                  f"{baselines.accept_from_results(cid, args.tier)}")
+        return 0
+    for cid in args.claims:
+        b = baselines.load_baseline(args.tier, claim_spec(cid).id)
+        print(f"{cid} [{args.tier}]: " + (f"{b['verdict']} (git {b['env']['git_sha'][:12]})"
+                                          if b else "no accepted baseline"))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from nasrepro.measure.environment import machine_id
+    from nasrepro.paths import reference_dir, repo_root
+
+    mid = machine_id()
+    storage = reference_dir() / "benchmarks" / mid
+    cmd = [sys.executable, "-m", "pytest", str(repo_root() / "suite" / "bench"),
+           "--benchmark-only", f"--benchmark-storage=file://{storage}",
+           "-p", "no:cacheprovider", "--benchmark-columns=min,median,iqr,ops,rounds"]
+    has_baseline = storage.is_dir() and any(storage.rglob("*.json"))
+    if args.save:
+        cmd.append("--benchmark-save=baseline")
+    elif has_baseline:
+        cmd += ["--benchmark-compare", f"--benchmark-compare-fail=median:{args.threshold}%"]
+    else:
+        print(f"no speed baseline for machine {mid} under {storage}: running without a "
+              "gate. Record one with `nasrepro bench --save` (then commit it).", flush=True)
+    print("+", " ".join(cmd), flush=True)
+    return subprocess.call(cmd + list(args.pytest_args), cwd=repo_root())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nasrepro", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sp = sub.add_parser("list", help="every claim with its tiers and last verdict")
+    sp.set_defaults(func=_cmd_list)
+
+    sp = sub.add_parser("run", help="run claim tests of a tier, then write reports/REPORT.md")
+    sp.add_argument("--tier", default="smoke", choices=("smoke", "full"))
+    sp.add_argument("--claim", action="append", default=[], help="claim ID or paper prefix")
+    sp.add_argument("--seeds", type=int, default=None)
+    sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    sp.add_argument("--accept-baselines", action="store_true")
+    sp.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    sp.set_defaults(func=_cmd_run)
+
+    sp = sub.add_parser("report", help="render reports/REPORT.md from the records")
+    sp.add_argument("--tier", default=None, choices=("smoke", "full"))
+    sp.set_defaults(func=_cmd_report)
+
+    sp = sub.add_parser("baseline", help="accept or show accepted baselines")
+    sp.add_argument("action", choices=("accept", "show"))
+    sp.add_argument("claims", nargs="+", metavar="CLAIM")
+    sp.add_argument("--tier", default="smoke", choices=("smoke", "full"))
+    sp.set_defaults(func=_cmd_baseline)
+
+    sp = sub.add_parser("bench", help="pytest-benchmark speed gates against this machine's "
+                                      "stored baseline")
+    sp.add_argument("--save", action="store_true", help="record this machine's baseline")
+    sp.add_argument("--threshold", type=float, default=25.0,
+                    help="fail when a median is this many percent slower (default 25)")
+    sp.add_argument("pytest_args", nargs="*")
+    sp.set_defaults(func=_cmd_bench)
+
+    for mod in EXTENSIONS:
+        importlib.import_module(mod).register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `nasrepro` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except NasreproError as exc:
+        print(f"nasrepro: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nasrepro: interrupted; completed records and cached stages are kept",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

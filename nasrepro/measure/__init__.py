@@ -1,0 +1,1 @@
+"""Measurement helpers: environment fingerprint, timers, memory."""

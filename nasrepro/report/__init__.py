@@ -1,0 +1,1 @@
+"""Report: REPORT.md (tabulate tables) and figures (matplotlib) rendered from records."""

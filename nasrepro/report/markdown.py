@@ -1,0 +1,141 @@
+"""Render reports/REPORT.md from the result records (never re-running an experiment)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from nasrepro.claims.records import load_records
+from nasrepro.claims.references import load_papers
+from nasrepro.files import atomic_write_text
+from nasrepro.paths import reports_dir
+
+TIER_ORDER = {"smoke": 0, "full": 1}
+
+
+def fmt(x: Any, digits: int = 6) -> str:
+    """Compact number formatting for tables."""
+    if x is None:
+        return "—"
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def fmt_ours(m: dict[str, Any]) -> str:
+    """Ours: a single value, or median [q1, q3] (n seeds)."""
+    s = m.get("spread")
+    unit = f" {m['unit']}" if m.get("unit") else ""
+    if s:
+        return (f"{fmt(s['median'], 5)}{unit} [IQR {fmt(s['q1'], 4)}–{fmt(s['q3'], 4)}, "
+                f"n={s['n']}]")
+    return f"{fmt(m.get('center'))}{unit}" if m.get("center") is not None else "not run"
+
+
+def _measurement_table(record: dict[str, Any]) -> str:
+    rows = []
+    for m in record["measurements"]:
+        tol = m.get("tolerance")
+        rows.append([m["name"], fmt(m.get("paper")), fmt_ours(m),
+                     _describe(tol) if tol else "—", m.get("verdict") or "—",
+                     m.get("detail", "")])
+    return tabulate(rows, headers=["measurement", "paper", "ours", "tolerance", "verdict",
+                                   "detail"], tablefmt="github", disable_numparse=True)
+
+
+def _describe(tol: dict[str, Any]) -> str:
+    from nasrepro.claims.tolerances import Tolerance
+
+    return Tolerance.from_dict(tol).describe()
+
+
+def _rationales(record: dict[str, Any]) -> list[str]:
+    seen: dict[str, str] = {}
+    for m in record["measurements"]:
+        tol = m.get("tolerance")
+        if tol:
+            seen.setdefault(_describe(tol), tol["rationale"])
+    return [f"- Tolerance {k}: {v}" for k, v in seen.items()]
+
+
+def _claim_section(record: dict[str, Any]) -> list[str]:
+    out = [f"### {record['claim']} — {record['verdict']} ({record['tier']})", ""]
+    out.append(f"**Claim.** {record.get('statement', '')}")
+    if record.get("interpretation"):
+        out.append("")
+        out.append(f"**Interpretation.** {record['interpretation']}")
+    if record.get("not_run_reason"):
+        out += ["", f"**Not run:** {record['not_run_reason']}"]
+    base = record.get("baseline", {})
+    out += ["", f"Baseline ({record['tier']}): **{base.get('status', 'unknown')}**"
+            + ("" if not base.get("problems") else " — " + "; ".join(base["problems"]))]
+    if record["measurements"]:
+        out += ["", _measurement_table(record)]
+        out += ["", *_rationales(record)]
+    if record.get("notes"):
+        out += ["", "Notes:", *[f"- {n}" for n in record["notes"]]]
+    for t in record.get("tables", []):
+        out += ["", f"**{t['title']}**", "",
+                tabulate(t["rows"], headers=t["headers"], tablefmt="github",
+                         disable_numparse=True)]
+    for fig in record.get("figures", []):
+        out += ["", f"![{record['claim']} figure]({fig})"]
+    env = record.get("env", {})
+    out += ["", f"<sub>{env.get('device_name', '?')} ({env.get('device', '?')}), torch "
+            f"{env.get('torch', '?')}, git {env.get('git_sha', '?')[:12]}, "
+            f"{record.get('duration_s', 0):.1f} s, {record.get('finished_at', '')}</sub>", ""]
+    return out
+
+
+def render(records: Iterable[dict[str, Any]]) -> str:
+    """The whole report as markdown text."""
+    records = sorted(records, key=lambda r: (TIER_ORDER.get(r["tier"], 9), r["claim"]))
+    papers = load_papers()
+    by_claim: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_claim.setdefault(r["claim"], []).append(r)
+    lines = ["# nasrepro report", "",
+             f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from "
+             f"{len(records)} result record(s) in reports/results/. "
+             "Verdicts: REPRODUCED, PARTIAL, NOT REPRODUCED, NOT RUN. Ours = our value, "
+             "or the median with the inter-quartile range over seeds.", "",
+             "## Summary", ""]
+    summary = []
+    for paper in papers.values():
+        for cid, spec in paper.claims.items():
+            recs = by_claim.get(cid)
+            if not recs:
+                state = "not implemented" if not spec.implemented else "no record"
+                summary.append([cid, paper.id, "—", state, "—"])
+            for r in recs or []:
+                summary.append([cid, paper.id, r["tier"], r["verdict"],
+                                r.get("baseline", {}).get("status", "—")])
+    lines.append(tabulate(summary, headers=["claim", "paper", "tier", "verdict", "baseline"],
+                          tablefmt="github"))
+    for paper in papers.values():
+        lines += ["", f"## {paper.id}: {paper.title}", "", f"*{paper.citation}*", ""]
+        for cid, spec in paper.claims.items():
+            recs = by_claim.get(cid)
+            if not recs:
+                lines += [f"### {cid} — not run", "", f"**Claim.** {spec.statement}", "",
+                          "No record yet: " + ("not implemented." if not spec.implemented
+                                               else f"run `nasrepro run --claim {cid}`."), ""]
+                continue
+            for r in recs:
+                lines += _claim_section(r)
+    return "\n".join(lines) + "\n"
+
+
+def write_report(tier: str | None = None) -> Path:
+    """Render REPORT.md from the records of `tier` (all tiers if None); return its path."""
+    path = reports_dir() / "REPORT.md"
+    atomic_write_text(path, render(load_records(tier)))
+    return path
