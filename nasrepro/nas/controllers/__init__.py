@@ -1,0 +1,1 @@
+"""NAS controllers over the NAS-Bench-201 cell, batched over independent seeds."""
