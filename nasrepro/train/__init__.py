@@ -1,0 +1,1 @@
+"""Training mechanics: loops on device-resident tensors, LR schedules, block distillation."""
