@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from nasrepro.data.nb201 import NB201Table, load_table, official_table_path
+from nasrepro.errors import ConfigError
 from nasrepro.experiments.cache import cached
 from nasrepro.nas.controllers.base import Controller
 from nasrepro.nas.controllers.factorized import FactorizedController
@@ -125,6 +126,16 @@ CONTROLLERS: dict[str, ControllerSpec] = {
 }
 
 
+def register_controller(name: str, spec: ControllerSpec) -> None:
+    """Make a controller available to search_config(controller=name) / search_results.
+
+    The name enters the config (and so the cache key and the baseline's config hash);
+    re-registering a name with another spec is refused so cached results stay honest."""
+    if name in CONTROLLERS and CONTROLLERS[name] != spec:
+        raise ValueError(f"controller {name!r} is already registered with another spec")
+    CONTROLLERS[name] = spec
+
+
 def sources_for(names: tuple[str, ...]) -> tuple[str, ...]:
     """The configured sources plus `nb201` when an exported official table exists."""
     extra = ("nb201",) if official_table_path().is_file() and "nb201" not in names else ()
@@ -141,6 +152,9 @@ def search_config(tier: str, seeds: int | None = None, device: str = "cpu",
     cfg["sources"] = sources_for(tuple(cfg["sources"]))
     cfg["rewards"] = tuple(cfg["rewards"])
     cfg["device"] = device
+    if cfg["controller"] not in CONTROLLERS:
+        raise ConfigError(f"unknown controller {cfg['controller']!r}; registered: "
+                          f"{', '.join(CONTROLLERS)} (see register_controller)")
     spec = CONTROLLERS[cfg["controller"]]
     cfg.update(lr=spec.lr, ema_momentum=spec.ema_momentum, entropy_weight=spec.entropy_weight)
     return cfg
