@@ -50,14 +50,17 @@ TUNAS_BETA = -0.07   # our choice: MnasNet's exponent magnitude (TuNAS tunes bet
 # Per-tier budgets (the one place for them). seeds = searches per (reward, source) group.
 TIERS: dict[str, dict[str, Any]] = {
     "smoke": {"seeds": 50, "n_samples": N_SAMPLES, "block": BLOCK,
-              "controller": "factorized",
+              "controller": "factorized", "rnn_seeds": 0,
               "rewards": ("mnasnet", "proposed", "mnasnet_hard", "tunas_abs"),
               "sources": ("1080ti_256", "silver_4210r", "2080ti_256")},
     "full": {"seeds": 200, "n_samples": N_SAMPLES, "block": BLOCK,
-             "controller": "factorized",
+             "controller": "factorized", "rnn_seeds": 50,
              "rewards": ("mnasnet", "proposed", "mnasnet_hard", "tunas_abs"),
              "sources": ("1080ti_256", "silver_4210r", "2080ti_256")},
 }
+# rnn_seeds: seeds per reward of the LSTM-controller sensitivity run (MnasNet and proposed,
+# primary source). 0 in smoke: the LSTM costs ~3 ms per update for one seed and grows with
+# seeds (~15 ms for 40) on this CPU, i.e. minutes for 5000 samples.
 
 REWARD_FNS: dict[str, Callable[..., Any]] = {
     "mnasnet": mnasnet_reward,
@@ -239,7 +242,17 @@ def search_results(tier: str, seeds: int | None = None, device: str = "cpu",
                    **overrides: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(config, result) of the tier's search, computed once per code version (cached)."""
     cfg = search_config(tier, seeds, device, **overrides)
-    return cfg, cached("reward_search", cfg, lambda: run_search(cfg))
+    return cfg, cached("reward_search", cfg, lambda: run_search(cfg, progress=True))
+
+
+def rnn_results(tier: str, device: str = "cpu"
+                ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The LSTM-controller sensitivity run of a tier (None where the tier has none)."""
+    n = TIERS[tier].get("rnn_seeds", 0)
+    if not n:
+        return None
+    return search_results(tier, seeds=n, device=device, controller="lstm",
+                          rewards=("mnasnet", "proposed"), sources=(PRIMARY_SOURCE,))
 
 
 # ----------------------------------------------------------------------------- metrics

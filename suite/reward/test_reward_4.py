@@ -106,6 +106,28 @@ def test_reward_4_settling(claim):
                 f"Sensitivity {rs.paper_target_note(s, res['targets'][s])}: proposed settles "
                 f"sooner with P = {t['effect']:.2f}, one-sided p = {t['p']:.3g}; medians "
                 f"proposed {np.median(ps):g}, MnasNet {np.median(ms):g}.")
+    rnn = rs.rnn_results(claim.tier, claim.device)
+    if rnn is None:
+        result.notes.append(
+            "RNN (LSTM) controller rows: not run in this tier (full tier: "
+            f"{rs.TIERS['full']['rnn_seeds']} seeds per reward); see docs/nb201.md.")
+    else:
+        rcfg, rres = rnn
+        rrows = []
+        for r in rcfg["rewards"]:
+            g = rs.group_metrics(rres, rcfg, r, src)
+            rrows.append([r, _fmt(summarize(g["settle"])),
+                          f"{int(g['censored'].sum())}/{len(g['settle'])}",
+                          f"{np.median(g['lat_blocks'][:, -1]):.2f}",
+                          f"{np.median(g['acc_blocks'][:, -1]):.2f}"])
+        rp = rs.group_metrics(rres, rcfg, "proposed", src)["settle"]
+        rm = rs.group_metrics(rres, rcfg, "mnasnet", src)["settle"]
+        rt = mann_whitney_less(rp, rm)
+        result.table(f"Sensitivity: LSTM controller ({rcfg['seeds']} seeds per reward, {where})",
+                     ["reward", "settling sample", "censored", "lat block 20 (ms)",
+                      "acc block 20 (%)"], rrows)
+        result.notes.append(f"LSTM controller ({rres['controller_note']}): proposed settles "
+                            f"sooner with P = {rt['effect']:.2f}, one-sided p = {rt['p']:.3g}.")
     result.notes.append(
         f"Latency source {where}; controller: {res['controller_note']}; "
         f"{cfg['n_samples']} samples per search, blocks of {cfg['block']}.")

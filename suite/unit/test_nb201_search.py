@@ -85,3 +85,17 @@ def test_tiny_search_is_deterministic_and_shaped():
     np.testing.assert_allclose(g["lat"], table.latency_ms("silver_4210r").numpy()[g["row"]],
                                rtol=1e-6)
     np.testing.assert_allclose(g["acc"], table.acc.numpy()[g["row"]], rtol=1e-6)
+
+
+def test_controller_is_a_parameter():
+    cfg = rs.search_config("smoke", seeds=1, n_samples=50, controller="lstm",
+                           rewards=("proposed",), sources=("1080ti_256",))
+    assert cfg["lr"] == rs.CONTROLLERS["lstm"].lr
+    res = rs.run_search(cfg)
+    assert res["groups"]["proposed/1080ti_256"]["row"].shape == (1, 50)
+    from nasrepro.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown controller"):
+        rs.search_config("smoke", controller="gcn-not-registered")
+    with pytest.raises(ValueError, match="already registered"):
+        rs.register_controller("lstm", rs.CONTROLLERS["factorized"])
