@@ -99,3 +99,26 @@ def test_controller_is_a_parameter():
         rs.search_config("smoke", controller="gcn-not-registered")
     with pytest.raises(ValueError, match="already registered"):
         rs.register_controller("lstm", rs.CONTROLLERS["factorized"])
+
+
+def test_exported_official_table_adds_nb201_source(tmp_path, monkeypatch):
+    """With an exported official table present, searches add `nb201` at T = 17 ms.
+    The official latencies are not available offline: this wiring test writes a table in
+    the export format whose `nb201` column is 1080ti_256 / 1.5 (labelled as a fixture)."""
+    from nasrepro.data import nb201
+
+    table = load_table()
+    out = tmp_path / "nb201_official_table.npz"
+    arrays = {"index": table.index.numpy().astype(np.int32),
+              "ops": table.ops.numpy().astype(np.uint8),
+              "acc_cifar100": table.acc.numpy(),
+              "lat__nb201": table.latency_ms("1080ti_256").numpy() / 1.5}
+    nb201.write_table(out, arrays, {"fixture": "wiring test only"})
+    monkeypatch.setattr(rs, "official_table_path", lambda: out)
+    cfg = rs.search_config("smoke", seeds=1, n_samples=250, rewards=("proposed",),
+                           sources=("1080ti_256",))
+    assert cfg["sources"] == ("1080ti_256", "nb201")
+    res = rs.run_search(cfg)
+    assert res["targets"]["nb201"] == 17.0
+    g = res["groups"]["proposed/nb201"]
+    np.testing.assert_allclose(g["lat"], arrays["lat__nb201"][g["row"]], rtol=1e-6)
