@@ -22,14 +22,13 @@ import functools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from nasrepro.data.nb201 import NB201Table, load_table, official_table_path
-from nasrepro.errors import ConfigError
+from nasrepro.errors import ConfigError, DataError
 from nasrepro.experiments.cache import cached
 from nasrepro.nas.controllers.base import Controller
 from nasrepro.nas.controllers.factorized import FactorizedController
@@ -168,7 +167,8 @@ def _table_for(sources: tuple[str, ...]) -> NB201Table:
     if "nb201" in sources:
         official = load_table(official_table_path())
         if len(official) != len(table) or not torch.equal(official.index, table.index):
-            raise ValueError("the exported official table must cover all 15625 cells")
+            raise DataError(f"{official.path}: the exported official table has {len(official)} "
+                            "rows; the search needs all 15625 cells (export the full file)")
         table.latency["nb201"] = official.latency_ms("nb201")
     return table
 
@@ -298,10 +298,6 @@ def paper_target_note(source: str, target: float) -> str:
     src = SOURCES[source]
     how = f"{src.value:g} quantile" if src.rule == "quantile" else "fixed"
     return f"{source}, T = {target:.3f} ms ({how})"
-
-
-def official_table_present() -> bool:
-    return Path(official_table_path()).is_file()
 
 
 def censored_code(cfg: dict[str, Any]) -> float:
