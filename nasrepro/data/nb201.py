@@ -103,7 +103,8 @@ class NB201Table:
     """The benchmark as tensors: one row per architecture.
 
     index [N] long, ops [N, 6] long, acc [N] float64 (CIFAR-100 test accuracy, %),
-    latency {source: [N] float64 ms}, provenance (the sidecar JSON). `row_of_code` maps
+    latency {source: [N] float64 ms}, provenance (the sidecar JSON), costs {params_m,
+    flops_m: [N] float64} (computed by nasrepro; absent in exported tables). `row_of_code` maps
     the base-5 op code (search_space.ops_code) to the row, -1 where absent.
     """
 
