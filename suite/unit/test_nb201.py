@@ -229,3 +229,11 @@ def test_cost_extremes(table):
     # cells without convs add no parameters: the minimum is the macro skeleton alone
     no_conv = ~((table.ops == 2) | (table.ops == 3)).any(-1)
     assert torch.allclose(p[no_conv], p.min().expand(int(no_conv.sum())).double())
+
+
+def test_cli_info(capsys):
+    from nasrepro.cli import main
+
+    assert main(["nb201", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "15625 rows" in out and "silver_4210r" in out
