@@ -104,7 +104,7 @@ def proposed_reward(acc: Array, latency_ms: Array, target_ms: float = DEFAULT_TA
     """Lim & Kim (J. IEIE 2022) proposed reward, eq. 4-5 as reconstructed in CLAIMS.md:
     R = x*ACC + y*f(LAT), f(LAT) = log_T(1.5T - LAT) while 1.5T - LAT > 1, else 0."""
     _check_target(target_ms, above_one=True)
-    xp, a, lat, scalar = _prepare(acc, latency_ms)
+    _, a, lat, scalar = _prepare(acc, latency_ms)
     return _out(x * a + y * latency_term(lat, target_ms), scalar)
 
 
