@@ -70,11 +70,12 @@ def identity_mse(teacher: WideResNet, position: int, data: Split, batch: int = 5
 def distill_block(teacher: WideResNet, position: int, candidate: nn.Module, train: Split,
                   cfg: DistillConfig, seed: int, stage: str = "distill",
                   progress: StageProgress = NO_PROGRESS,
-                  log: Callable[[str], None] | None = log_stderr) -> dict[str, Any]:
+                  log: Callable[[str], None] | None = log_stderr,
+                  on_step: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Train `candidate` in place to imitate block `position` of the frozen `teacher`.
 
     Returns {"loss": per-step MSE list, "target_var": per-step Var(target) list,
-    "epoch_time": seconds per epoch}.
+    "epoch_time": seconds per epoch}. `on_step(epoch, step)` runs after every step.
     """
     device = train.images.device
     teacher.eval()
@@ -125,6 +126,8 @@ def distill_block(teacher: WideResNet, position: int, candidate: nn.Module, trai
             opt.step()
             ep_loss[i] = loss.detach()
             ep_var[i] = target.detach().float().var()
+            if on_step is not None:
+                on_step(epoch, i)
         losses += ep_loss.tolist()
         tvars += ep_var.tolist()
         synchronize(device)

@@ -97,11 +97,13 @@ class TrainHistory:
 
 def train_classifier(model: nn.Module, train: Split, test: Split, cfg: TrainConfig, seed: int,
                      stage: str = "train", progress: StageProgress = NO_PROGRESS,
-                     log: Callable[[str], None] | None = log_stderr) -> TrainHistory:
+                     log: Callable[[str], None] | None = log_stderr,
+                     on_step: Callable[[int, int], None] | None = None) -> TrainHistory:
     """Train `model` in place on device-resident `train`; evaluate on `test` at cfg.eval_at.
 
     Resumes from `progress` if it holds an end-of-epoch state of this stage. Returns the
-    history (the model holds the final weights).
+    history (the model holds the final weights). `on_step(epoch, step)` runs after every
+    optimizer step (the resume test uses it to kill the process mid-epoch).
     """
     device = train.images.device
     if cfg.channels_last:
@@ -153,6 +155,8 @@ def train_classifier(model: nn.Module, train: Split, test: Split, cfg: TrainConf
             opt.step()
             loss_sum += loss.detach().float()
             correct += (logits.detach().argmax(1) == y).sum()
+            if on_step is not None:
+                on_step(epoch, i)
         hist.train_loss.append(loss_sum.item() / steps)
         hist.train_acc.append(100.0 * correct.item() / (steps * cfg.batch_size))
         synchronize(device)
