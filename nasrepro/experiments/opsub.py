@@ -14,6 +14,7 @@ data (accuracies, curves, parameter counts); the claim tests compare and record.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,13 @@ from nasrepro.models.wrn import WideResNet, count_parameters, map_position
 from nasrepro.paths import cache_dir
 from nasrepro.train.checkpoint import NO_PROGRESS, StageProgress, StageStore
 from nasrepro.train.distill import DistillConfig, distill_block, identity_mse
-from nasrepro.train.loop import TrainConfig, log_stderr, train_classifier
+from nasrepro.train.loop import (
+    TrainConfig,
+    conventional_epoch,
+    log_stderr,
+    resident_epoch,
+    train_classifier,
+)
 
 PAPER_POSITIONS = (1, 7, 18)
 PAPER_DEPTH = 40
@@ -53,6 +60,7 @@ TIERS: dict[str, dict[str, Any]] = {
         # smoke tier pins it: bit-identical records on any machine of the same build, and
         # no oversubscription stalls on a shared CI runner.
         "threads": 1,
+        "speed_check": False,  # suite/bench/test_bench_opsub.py measures it on the CPU
     },
     "full": {
         "depth": 40, "widen": 2, "stem": 16,
@@ -68,6 +76,8 @@ TIERS: dict[str, dict[str, Any]] = {
                                 eval_at=(25, 50)),
         "baseline_seeds": 3,
         "threads": None,  # leave torch's default
+        # one resident epoch vs one per-sample DataLoader epoch of the host, same run
+        "speed_check": True,
     },
 }
 
@@ -76,7 +86,8 @@ def tier_config(tier: str, seeds: int | None = None) -> dict[str, Any]:
     """The JSON-ready budget of a tier (what keys baselines and the stage store)."""
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r}")
-    t = dict(TIERS[tier])
+    # speed_check only adds a timing table; it changes no result, so it keys nothing
+    t = {k: v for k, v in TIERS[tier].items() if k != "speed_check"}
     if seeds is not None:
         t["baseline_seeds"] = seeds
     return {k: (v.as_dict() if hasattr(v, "as_dict") else v) for k, v in t.items()}
@@ -179,6 +190,23 @@ class OpsubRun:
         return {"state": _state_cpu(model), "hist": hist, "test_acc": hist.test_acc[cfg.epochs],
                 "seconds": time.perf_counter() - t0}
 
+    def speed_stage(self, progress: StageProgress) -> dict[str, Any]:
+        """Epoch time of the device-resident pipeline (best of 2: the first pays the
+        warm-up) against a conventional per-sample DataLoader pipeline, same network and
+        recipe, measured back to back in this run."""
+        cfg: TrainConfig = self.t["baseline"]
+        workers = min(8, os.cpu_count() or 1)
+        resident = [resident_epoch(self.new_host(), self.train, cfg, seed=s) for s in (0, 1)]
+        conventional = conventional_epoch(self.new_host(), self.train, cfg, seed=0,
+                                          device=self.dev, num_workers=workers)
+        out = {"resident_s": min(resident), "conventional_s": conventional,
+               "speedup": conventional / min(resident), "dataloader_workers": workers,
+               "images": len(self.train), "batch": cfg.batch_size}
+        if self.log:
+            self.log(f"[speed] resident {out['resident_s']:.2f} s/epoch, DataLoader "
+                     f"{conventional:.2f} s/epoch ({workers} workers): x{out['speedup']:.2f}")
+        return out
+
     def _candidate(self, p: int, c: int) -> torch.nn.Module:
         spec = self.host().block_spec(p)
         torch.manual_seed(1000 + c)
@@ -232,6 +260,7 @@ def _run_opsub(tier: str, device: str, seeds: int | None, store: StageStore | No
     store = store or stage_store(tier, device, seeds)
     started, cpu0 = time.perf_counter(), time.process_time()
     run = OpsubRun(tier, device, log)
+    speed = store.run("speed", run.speed_stage, log) if t["speed_check"] else None
     run.base = store.run("baseline", run.baseline_stage, log)
     distill_res: dict[str, Any] = {}
     finetune_res: dict[str, Any] = {}
@@ -252,6 +281,7 @@ def _run_opsub(tier: str, device: str, seeds: int | None, store: StageStore | No
         "host_params": count_parameters(run.host()),
         "candidate_table": candidate_table(t["depth"], t["widen"], t["stem"]),
         "baseline_acc": run.base["test_acc"], "baseline_hist": run.base["hist"],
+        "baseline_epoch_s": float(np.median(run.base["hist"].epoch_time)), "speed": speed,
         "epochs": {"mid": run.mid, "end": run.end},
         "c1": {"mid": [r["mid"] for r in c1_res], "end": [r["end"] for r in c1_res]},
         "cells": {k: {"mid": v["mid"], "end": v["end"]} for k, v in finetune_res.items()},

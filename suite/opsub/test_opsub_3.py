@@ -26,17 +26,17 @@ def test_opsub_3_c4_c5_within_baseline_std(claim):
                          f"{d:.2f} vs std {s_t:.2f}"])
             if table != 2 or pp == 1:
                 continue
-            m = opsub.measurement(r, f"T2 p{pp} |c4 - c5|", d, p_d,
-                                  f"paper Table 2, |c4 - c5| at position {pp} (paper std "
+            m = opsub.measurement(r, f"T2 p{pp} abs(c4 - c5)", d, p_d,
+                                  f"paper Table 2, abs(c4 - c5) at position {pp} (paper std "
                                   f"{p_std:.2f})", None, diff=True)
             if r["tier"] != "smoke":
                 m.verdict = Verdict.REPRODUCED if d < std else Verdict.NOT_REPRODUCED
-                m.detail = f"rule: |c4 - c5| < our baseline std {std:.3f} pp (3 seeds)"
+                m.detail = f"rule: abs(c4 - c5) < our baseline std {std:.3f} pp (3 seeds)"
             result.add(m)
     result.add(Measurement("T2 baseline std (ours, 3 seeds)", round(std, 4), paper=spec.value(
         "t2/c1_std").value, source="paper Table 2, c1 std", unit="pp", band=None,
         verdict=Verdict.NOT_RUN, detail="the threshold of the rule, shown; not judged"))
-    result.table("|c4 - c5| against the baseline std, all positions and both tables "
+    result.table("abs(c4 - c5) against the baseline std, all positions and both tables "
                  "(information: the paper's own Table 3 does not satisfy the statement)",
                  ["table", "pos", "paper", "ours"], info)
     opsub.smoke_not_run(result, r)

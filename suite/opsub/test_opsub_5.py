@@ -54,10 +54,21 @@ def test_opsub_5_table_cells(claim):
         + ", ".join(f"{k} {a:.3g}->{b:.3g}" for k, (a, b) in falls.items()),
         f"Mechanics: determinism - re-running stage finetune/p18/c4/s0 from the stored "
         f"baseline and distillation gives identical accuracies and losses: {same}.",
+        f"Host training epoch time on {r['device']}: {r['baseline_epoch_s']:.2f} s (median "
+        f"over the baseline stage's epochs; hardware in the footer).",
         f"Run time: {r['wall_seconds']:.1f} s wall, {r['cpu_seconds']:.1f} s CPU for the "
         f"stages computed in this process (0 when every stage came from the stage store "
         f"{r['store']}).",
     ]
+    if r.get("speed"):
+        sp = r["speed"]
+        result.table(f"Epoch time, device-resident pipeline vs per-sample DataLoader "
+                     f"({sp['images']} images, batch {sp['batch']}, same run, {r['device']})",
+                     ["pipeline", "s/epoch"],
+                     [["device-resident (batched augmentation)", f"{sp['resident_s']:.2f}"],
+                      [f"DataLoader ({sp['dataloader_workers']} workers)",
+                       f"{sp['conventional_s']:.2f}"],
+                      ["speed-up", f"x{sp['speedup']:.2f}"]])
     opsub.smoke_not_run(result, r)
     claim.submit(result)
     assert not not_falling, f"distillation loss did not fall by 20 %: {not_falling}"
