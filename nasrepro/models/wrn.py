@@ -3,8 +3,8 @@
 WRN-d-k: a 3x3 stem conv (3 -> 16), three groups of n = (d - 4) / 6 pre-activation basic
 blocks with widths 16k, 32k, 64k (strides 1, 2, 2), then BN-ReLU, global average pool and a
 linear classifier. WRN-40-2 has n = 6 (18 blocks, widths 32/64/128) and 2,243,546
-parameters for 10 classes, the "2.2M" of the WRN paper's Table (the count of the authors'
-reference implementation, which this module reproduces layer for layer).
+parameters for 10 classes, the "2.2M" of the WRN paper's table and the exact count other
+implementations of the same layer layout report.
 
 The blocks live in one flat `nn.ModuleList` (`model.blocks`), so position p (1-based, in
 forward order) is `model.blocks[p - 1]`; `block_spec(p)` gives its (in, out, stride) and

@@ -5,8 +5,10 @@ import torch
 
 from nasrepro.models.wrn import WideResNet, count_parameters, map_position, wrn_block_specs
 
-# Zagoruyko & Komodakis (2016) list WRN-40-2 at 2.2M parameters; the authors' reference
-# implementation (and e.g. CRD's wrn_40_2) has exactly 2,243,546 for 10 classes.
+# Zagoruyko & Komodakis (2016) list WRN-40-2 at 2.2M parameters; independent PyTorch
+# implementations report exactly 2,243,546 for 10 classes (e.g. RobustBench's WRN-40-2 AugMix
+# model card, the wrn_40_2 of knowledge-distillation code bases, WRN reimplementation READMEs
+# tabulating "40-2 | 2,243,546 | 2.2M").
 WRN_40_2_PARAMS = 2_243_546
 
 
