@@ -1,0 +1,253 @@
+"""REWARD-4/5: REINFORCE searches on NAS-Bench-201 with the MnasNet and proposed rewards.
+
+One batched run covers every (reward, latency source) group x seeds: each row of the
+controller is one independent search (see nasrepro.nas.reinforce). The result is cached
+(nasrepro.experiments.cache) so REWARD-4 and REWARD-5 share it.
+
+Latency sources and T (CLAIMS.md, paper B, "latency data"):
+  1080ti_256    primary      T = its 0.74 quantile (the share 17 ms has in NB201's own
+                             latency distribution; 1080ti_256 has NB201's shape at ~1.5x)
+  silver_4210r  sensitivity  T = 17 ms (74 % of its cells are under 17 ms)
+  2080ti_256    sensitivity  T = its 0.74 quantile (another GPU batch-256 table)
+  nb201         official     T = 17 ms, only when `nasrepro nb201 export` wrote a table
+
+Controller factories are a parameter: CONTROLLERS maps a name to
+factory(n_seeds, generator, device) -> Controller, with its REINFORCE hyperparameters.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nasrepro.data.nb201 import NB201Table, load_table, official_table_path
+from nasrepro.experiments.cache import cached
+from nasrepro.nas.controllers.base import Controller
+from nasrepro.nas.controllers.factorized import FactorizedController
+from nasrepro.nas.controllers.lstm import LSTMController
+from nasrepro.nas.reinforce import GroupedReward, TableLookup, run_reinforce
+from nasrepro.nas.rewards import (
+    mnasnet_hard_reward,
+    mnasnet_reward,
+    proposed_reward,
+    tunas_abs_reward,
+)
+
+PAPER_T_MS = 17.0
+BLOCK = 250          # the paper's Fig. 7 block (20 blocks of 250 samples)
+N_SAMPLES = 5000     # samples per search (the paper's)
+TUNAS_BETA = -0.07   # our choice: MnasNet's exponent magnitude (TuNAS tunes beta per target)
+
+# Per-tier budgets (the one place for them). seeds = searches per (reward, source) group.
+TIERS: dict[str, dict[str, Any]] = {
+    "smoke": {"seeds": 50, "n_samples": N_SAMPLES, "block": BLOCK,
+              "controller": "factorized",
+              "rewards": ("mnasnet", "proposed", "mnasnet_hard", "tunas_abs"),
+              "sources": ("1080ti_256", "silver_4210r", "2080ti_256")},
+    "full": {"seeds": 200, "n_samples": N_SAMPLES, "block": BLOCK,
+             "controller": "factorized",
+             "rewards": ("mnasnet", "proposed", "mnasnet_hard", "tunas_abs"),
+             "sources": ("1080ti_256", "silver_4210r", "2080ti_256")},
+}
+
+REWARD_FNS: dict[str, Callable[..., Any]] = {
+    "mnasnet": mnasnet_reward,
+    "proposed": proposed_reward,
+    "mnasnet_hard": mnasnet_hard_reward,
+    "tunas_abs": functools.partial(tunas_abs_reward, beta=TUNAS_BETA),
+}
+REWARD_LABELS = {"mnasnet": "MnasNet (α=β=−0.07)", "proposed": "proposed (x=0.9, y=0.1)",
+                 "mnasnet_hard": "MnasNet hard (α=0, β=−1)",
+                 "tunas_abs": f"TuNAS abs (β={TUNAS_BETA})"}
+
+
+@dataclass(frozen=True)
+class LatencySource:
+    """A latency column and how its target T is set: rule 'quantile' (T = that quantile
+    of the column) or 'fixed' (T in ms)."""
+
+    name: str
+    rule: str
+    value: float
+    role: str
+
+    def target_ms(self, table: NB201Table) -> float:
+        if self.rule == "fixed":
+            return float(self.value)
+        return float(np.quantile(table.latency_ms(self.name).numpy(), self.value))
+
+    def describe(self, table: NB201Table) -> str:
+        how = (f"{self.value:g} quantile" if self.rule == "quantile" else "fixed")
+        return f"{self.name} (T = {self.target_ms(table):.3f} ms, {how}; {self.role})"
+
+
+SOURCES: dict[str, LatencySource] = {
+    "1080ti_256": LatencySource("1080ti_256", "quantile", 0.74, "primary"),
+    "silver_4210r": LatencySource("silver_4210r", "fixed", PAPER_T_MS, "sensitivity"),
+    "2080ti_256": LatencySource("2080ti_256", "quantile", 0.74, "sensitivity"),
+    "nb201": LatencySource("nb201", "fixed", PAPER_T_MS, "official NB201 latency"),
+}
+PRIMARY_SOURCE = "1080ti_256"
+
+
+@dataclass(frozen=True)
+class ControllerSpec:
+    """A controller factory and the REINFORCE hyperparameters it is run with."""
+
+    factory: Callable[[int, torch.Generator, str], Controller]
+    lr: float
+    ema_momentum: float
+    entropy_weight: float
+    note: str
+
+
+CONTROLLERS: dict[str, ControllerSpec] = {
+    "factorized": ControllerSpec(
+        lambda s, g, d: FactorizedController(s, g, device=d), lr=0.01, ema_momentum=0.9,
+        entropy_weight=0.0,
+        note="NAS-Bench-201/NATS-Bench REINFORCE baseline: 6x5 logits init 1e-3*N(0,1), "
+             "Adam lr 0.01 (NATS-Bench's documented command for cifar100/tss), EMA baseline "
+             "momentum 0.9, no entropy term, one architecture per update"),
+    "lstm": ControllerSpec(
+        lambda s, g, d: LSTMController(s, g, device=d), lr=0.001, ema_momentum=0.99,
+        entropy_weight=1e-4,
+        note="ENAS/NB201-ENAS LSTM controller: hidden 32, 2 layers, temperature 5, tanh "
+             "constant 2.5, init U(-0.1, 0.1), Adam lr 0.001, baseline decay 0.99, entropy "
+             "weight 1e-4"),
+}
+
+
+def sources_for(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The configured sources plus `nb201` when an exported official table exists."""
+    extra = ("nb201",) if official_table_path().is_file() and "nb201" not in names else ()
+    return tuple(names) + extra
+
+
+def search_config(tier: str, seeds: int | None = None, device: str = "cpu",
+                  **overrides: Any) -> dict[str, Any]:
+    """The frozen config of one batched search run (what the cache and baselines key on)."""
+    cfg = dict(TIERS[tier])
+    if seeds is not None:
+        cfg["seeds"] = seeds
+    cfg.update(overrides)
+    cfg["sources"] = sources_for(tuple(cfg["sources"]))
+    cfg["rewards"] = tuple(cfg["rewards"])
+    cfg["device"] = device
+    spec = CONTROLLERS[cfg["controller"]]
+    cfg.update(lr=spec.lr, ema_momentum=spec.ema_momentum, entropy_weight=spec.entropy_weight)
+    return cfg
+
+
+def _table_for(sources: tuple[str, ...]) -> NB201Table:
+    table = load_table()
+    if "nb201" in sources:
+        official = load_table(official_table_path())
+        if len(official) != len(table) or not torch.equal(official.index, table.index):
+            raise ValueError("the exported official table must cover all 15625 cells")
+        table.latency["nb201"] = official.latency_ms("nb201")
+    return table
+
+
+def run_search(cfg: dict[str, Any], controller: ControllerSpec | None = None,
+               progress: bool = False) -> dict[str, Any]:
+    """Run every (reward, source) group x seeds as one batched REINFORCE search.
+
+    Returns numpy arrays keyed by group 'reward/source': row, acc (%), lat (ms), each
+    [seeds, n_samples], plus targets {source: T}, controller note and timing.
+    """
+    spec = controller or CONTROLLERS[cfg["controller"]]
+    device = cfg["device"]
+    table = _table_for(tuple(cfg["sources"])).to(device)
+    groups = [(r, s) for s in cfg["sources"] for r in cfg["rewards"]]
+    n = cfg["seeds"]
+    rows_src = [s for (_, s) in groups for _ in range(n)]
+    targets = {s: SOURCES[s].target_ms(table.to("cpu")) for s in cfg["sources"]}
+    reward_groups = [(functools.partial(REWARD_FNS[r], target_ms=targets[s]),
+                      range(gi * n, (gi + 1) * n)) for gi, (r, s) in enumerate(groups)]
+    g = torch.Generator(device=device).manual_seed(cfg.get("base_seed", 0))
+    ctl = spec.factory(len(rows_src), g, device)
+    lookup = TableLookup(table, rows_src)
+    reward = GroupedReward(reward_groups, len(rows_src), device)
+    started, cpu0 = time.perf_counter(), time.process_time()
+
+    def _progress(t: int, _trace: Any) -> None:
+        print(f"  reward search: {t}/{cfg['n_samples']} samples x {len(rows_src)} searches, "
+              f"{time.perf_counter() - started:.1f} s", flush=True)
+
+    trace = run_reinforce(ctl, lookup, reward, cfg["n_samples"], lr=spec.lr,
+                          ema_momentum=spec.ema_momentum, entropy_weight=spec.entropy_weight,
+                          generator=g, progress=_progress if progress else None)
+    out: dict[str, Any] = {"targets": targets, "controller_note": spec.note,
+                           "wall_s": time.perf_counter() - started,
+                           "cpu_s": time.process_time() - cpu0, "groups": {}}
+    for gi, key in enumerate(f"{r}/{s}" for r, s in groups):
+        sl = slice(gi * n, (gi + 1) * n)
+        out["groups"][key] = {
+            "row": trace.row[sl].cpu().numpy().astype(np.int16),
+            "acc": (100.0 * trace.acc[sl]).cpu().numpy().astype(np.float32),
+            "lat": trace.lat[sl].cpu().numpy().astype(np.float32),
+        }
+    return out
+
+
+def search_results(tier: str, seeds: int | None = None, device: str = "cpu",
+                   **overrides: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config, result) of the tier's search, computed once per code version (cached)."""
+    cfg = search_config(tier, seeds, device, **overrides)
+    return cfg, cached("reward_search", cfg, lambda: run_search(cfg))
+
+
+# ----------------------------------------------------------------------------- metrics
+
+def block_means(x: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """Mean per consecutive block: [S, N] -> [S, N // block]."""
+    s, n = x.shape
+    return x[:, : n - n % block].reshape(s, n // block, block).mean(-1, dtype=np.float64)
+
+
+def settling_sample(lat_blocks: np.ndarray, target: float, block: int = BLOCK) -> np.ndarray:
+    """End sample of the first block from which every later block mean is <= target
+    ('from the Nth sample on'); np.inf where the last block is above target (censored)."""
+    below = lat_blocks <= target
+    # suffix_all[b] = all blocks b.. are below
+    suffix_all = np.flip(np.cumprod(np.flip(below, -1), -1), -1).astype(bool)
+    first = np.where(suffix_all.any(-1), suffix_all.argmax(-1), -1)
+    return np.where(first >= 0, (first + 1.0) * block, np.inf)
+
+
+def first_crossing(lat_blocks: np.ndarray, target: float, block: int = BLOCK) -> np.ndarray:
+    """End sample of the first block <= target that follows a block > target; np.inf when
+    no block crosses from above to below (a run that starts below and never rises above
+    also gives inf: shown as 'no crossing')."""
+    below = lat_blocks <= target
+    cross = below[:, 1:] & ~below[:, :-1]
+    first = np.where(cross.any(-1), cross.argmax(-1) + 1, -1)
+    return np.where(first >= 0, (first + 1.0) * block, np.inf)
+
+
+ACC_BINS = ((50.0, 60.0), (60.0, 70.0))
+
+
+def feasible_counts(acc: np.ndarray, lat: np.ndarray, target: float,
+                    bins: tuple[tuple[float, float], ...] = ACC_BINS) -> dict[str, np.ndarray]:
+    """Per seed: samples with latency <= target and accuracy (%) in each [lo, hi) bin."""
+    ok = lat <= target
+    return {f"{lo:g}-{hi:g}": (ok & (acc >= lo) & (acc < hi)).sum(-1) for lo, hi in bins}
+
+
+def paper_target_note(source: str, target: float) -> str:
+    """'source, T = x ms (rule)' for tables and notes."""
+    src = SOURCES[source]
+    how = f"{src.value:g} quantile" if src.rule == "quantile" else "fixed"
+    return f"{source}, T = {target:.3f} ms ({how})"
+
+
+def official_table_present() -> bool:
+    return Path(official_table_path()).is_file()
