@@ -80,7 +80,7 @@ def test_next_op_distribution_changes_when_an_earlier_decision_changes(seed):
             changed = base.clone()
             changed[0, k] = (changed[0, k] + 1) % N_OPS
             diff = (next_op_probs(ctl, changed, t) - p0).abs().max().item()
-            assert diff > 1e-4, f"decision {t} ignores decision {k} (max |Δp| = {diff:.2e})"
+            assert diff > 1e-6, f"decision {t} ignores decision {k} (max |Δp| = {diff:.2e})"
         # later decisions are never read
         later = base.clone()
         later[0, t:] = (later[0, t:] + 2) % N_OPS
@@ -100,7 +100,7 @@ def test_truncation_hides_decisions_older_than_m(m):
             if k < t - m:
                 assert diff == 0.0, f"m={m}: decision {t} still sees decision {k}"
             else:
-                assert diff > 1e-4, f"m={m}: decision {t} should see decision {k}"
+                assert diff > 1e-6, f"m={m}: decision {t} should see decision {k}"
 
 
 def test_empty_adjacency_cannot_see_earlier_decisions():

@@ -24,7 +24,8 @@ Layer extraction block (paper Fig. 4), one per decision t = 0..5 (edges in suite
      convolutions  H <- relu(H W_self + mean_{pred} H W_in + mean_{succ} H W_out + b)
      (separate weights for messages from predecessors and from successors, mean
      aggregation, i.e. row-normalised adjacency).
-  3. Read the next op's logits off the QUERY node: logits = H_L[query] W_o + b_o.
+  3. Read the next op's logits off the QUERY node: logits = H_L[query] W_o + b_o, shaped
+     as the RNN controller's (2.5 * tanh(logits / 5), ENAS) so only the network differs.
   4. Draw the op; it becomes that node's type in the graph of decision t + 1 ("the layer
      the block extracted becomes a new node of the next block's graph").
   The same weights serve every decision (one GCN, six graphs), so the controller has no
@@ -159,11 +160,15 @@ class GCNController(Controller):
       truncate_m: keep connections to the last m decisions only (None: keep all).
       adjacency: "dag" (the controller), "shuffled" or "empty" (ablations); one mode for
         all seeds or one per seed (so an ablation runs batched beside the controller).
+      temperature, tanh_constant: the policy head of the RNN controller it replaces
+        (ENAS / NB201-ENAS: logits -> c * tanh(logits / temperature), c = 2.5, temperature
+        5), so that the comparison swaps only the network; None disables either.
       device: where parameters live.
     """
 
-    def __init__(self, seeds: Sequence[int], hidden: int = 32, layers: int = 3,
+    def __init__(self, seeds: Sequence[int], hidden: int = 16, layers: int = 3,
                  truncate_m: int | None = None, adjacency: str | Sequence[str] = "dag",
+                 temperature: float | None = 5.0, tanh_constant: float | None = 2.5,
                  device: str | torch.device = "cpu") -> None:
         super().__init__()
         if not seeds:
@@ -181,6 +186,7 @@ class GCNController(Controller):
         self.n_seeds = len(self.seeds)
         self.hidden, self.layers = hidden, layers
         self.truncate_m, self.adjacency_modes = truncate_m, modes
+        self.temperature, self.tanh_constant = temperature, tanh_constant
 
         gens = [torch.Generator().manual_seed(s) for s in self.seeds]
 
@@ -216,6 +222,9 @@ class GCNController(Controller):
         self.register_buffer("agg", agg.to(device))
         self.register_buffer("_decision", torch.arange(N_EDGES, device=device)[:, None],
                              persistent=False)
+        self.register_buffer("_seed_index",
+                             torch.arange(self.n_seeds, device=device)[:, None, None],
+                             persistent=False)
 
     # -- the layer extraction block -------------------------------------------------------
     def logits(self, states: torch.Tensor, decisions: torch.Tensor) -> torch.Tensor:
@@ -225,14 +234,19 @@ class GCNController(Controller):
         is for (selects its query node and truncation mask). Returns [S, K, N_OPS]."""
         s, k = states.shape[:2]
         n = N_NODES
-        h = self.embed[torch.arange(s, device=states.device)[:, None, None], states]  # [S,K,N,d]
+        h = self.embed[self._seed_index, states]  # [S, K, N, d]
         agg = self.agg[:, decisions]  # [S, K, 2N, N]
         for w, b in zip(self.weight, self.bias, strict=True):
             msg = torch.matmul(agg, h)  # [S, K, 2N, d]
             x = torch.cat([h, msg[:, :, :n], msg[:, :, n:]], dim=-1)  # [S, K, N, 3d]
             h = torch.relu(torch.baddbmm(b, x.reshape(s, k * n, -1), w)).reshape(s, k, n, -1)
         query = h[:, torch.arange(k, device=h.device), 1 + decisions]  # [S, K, d]
-        return torch.baddbmm(self.b_read, query, self.w_read)  # [S, K, ops]
+        logits = torch.baddbmm(self.b_read, query, self.w_read)  # [S, K, ops]
+        if self.temperature is not None:
+            logits = logits / self.temperature
+        if self.tanh_constant is not None:
+            logits = self.tanh_constant * torch.tanh(logits)
+        return logits
 
     def distributions(self, ops: torch.Tensor) -> torch.Tensor:
         """Log-probabilities of all six decisions given the drawn ops (teacher forcing).
