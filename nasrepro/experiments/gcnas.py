@@ -22,9 +22,10 @@ Every row's result has run_search's format ({"targets", "groups": {"reward/sourc
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,12 @@ GCN_REINFORCE = {"lr": rs.CONTROLLERS["lstm"].lr,
                  "entropy_weight": rs.CONTROLLERS["lstm"].entropy_weight}
 EVOLUTION = {"population": 10, "tournament": 3}  # NB201's R-EA script defaults
 
+# Non-inferiority margins of the GCNAS verdicts (rationales in reference_results/papers/
+# d_gcnas.json): one block of samples, 1 pp of accuracy, 0.01 reward (~1 pp at equal lat).
+MARGIN_SAMPLES = rs.BLOCK
+MARGIN_ACC_PP = 1.0
+MARGIN_REWARD = 0.01
+
 CONTROLLER_ROWS = ("gcn", "lstm", "factorized", "random", "evolution", "gcn_shuffled")
 LABELS = {"gcn": "GCN (GC-NAS)", "gcn_shuffled": "GCN, shuffled adjacency (ablation)",
           "lstm": "RNN (ENAS LSTM)", "factorized": "NB201 REINFORCE (factorized)",
@@ -56,7 +63,7 @@ LABELS = {"gcn": "GCN (GC-NAS)", "gcn_shuffled": "GCN, shuffled adjacency (ablat
 # rows run here (gcn, gcn_shuffled, lstm, random, evolution); the factorized row is
 # REWARD-4's own run with REWARD-4's seed count.
 TIERS: dict[str, dict[str, Any]] = {
-    "smoke": {"seeds": 10, "n_samples": rs.N_SAMPLES, "block": rs.BLOCK,
+    "smoke": {"seeds": 8, "n_samples": rs.N_SAMPLES, "block": rs.BLOCK,
               "rewards": ("proposed", "mnasnet"), "sources": (rs.PRIMARY_SOURCE,)},
     "full": {"seeds": 100, "n_samples": rs.N_SAMPLES, "block": rs.BLOCK,
              "rewards": ("proposed", "mnasnet"),
@@ -214,21 +221,51 @@ def controller_params(controller: str) -> int:
     return sum(p.numel() for p in ctl.parameters())
 
 
+@contextlib.contextmanager
+def cpu_threads(n: int, device: str) -> Iterator[None]:
+    """Run with n intra-op CPU threads (restored after). The controllers' tensors are tiny
+    (S x 8 nodes x 16 features): on a shared 2-core machine a second thread costs far
+    more in synchronisation than it gains (measured 10x slower), and one thread keeps CPU
+    runs bit-reproducible."""
+    if device != "cpu":
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def comparison(tier: str, seeds: int | None = None, device: str = "cpu",
                reward_seeds: int | None = None, progress: bool = False
                ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """(config, {controller: result}) of the whole comparison; each part cached."""
     cfg = experiment_config(tier, seeds, device, reward_seeds)
     results: dict[str, dict[str, Any]] = {}
-    results.update(cached("gcnas_gcn", cfg, lambda: run_gcn(cfg, progress)))
-    results.update(cached("gcnas_baselines", cfg, lambda: run_baselines(cfg)))
-    for name in ("lstm", "factorized"):
-        rcfg, res = run_reward_search_rows(cfg, name)
-        results[name] = {**res, "config": rcfg, "n_rows": sum(
-            v["acc"].shape[0] for v in res["groups"].values())}
+    with cpu_threads(1, device):
+        results.update(cached("gcnas_gcn", cfg, lambda: run_gcn(cfg, progress)))
+        results.update(cached("gcnas_baselines", cfg, lambda: run_baselines(cfg)))
+        for name in ("lstm", "factorized"):
+            rcfg, res = run_reward_search_rows(cfg, name)
+            results[name] = {**res, "config": rcfg, "n_rows": sum(
+                v["acc"].shape[0] for v in res["groups"].values())}
     for name, res in results.items():
         res["params"] = controller_params(name)
     return cfg, results
+
+
+def comparison_for_claim(claim: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """comparison() for a claim test's context (nasrepro.claims.session.ClaimContext):
+    its tier, device and --seeds override; the factorized row gets REWARD-4's seed count
+    so the cached REWARD-4 run is shared."""
+    reward_seeds = len(claim.seeds(rs.TIERS[claim.tier]["seeds"]))
+    return comparison(claim.tier, seeds=len(claim.seeds(TIERS[claim.tier]["seeds"])),
+                      device=claim.device, reward_seeds=reward_seeds)
+
+
+SOURCE_NOTE = "[paper D: expected, not measured; the suite measures it]"
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -283,3 +320,55 @@ def time_per_sample_ms(res: dict[str, Any], cfg: dict[str, Any]) -> dict[str, fl
     wall, cpu = float(res.get("wall_s", float("nan"))), float(res.get("cpu_s", float("nan")))
     return {"step_wall_ms": 1e3 * wall / n, "step_cpu_ms": 1e3 * cpu / n,
             "sample_wall_ms": 1e3 * wall / n / rows, "rows": rows}
+
+
+def step_time_ms(controller: str, n_seeds: int = 1, device: str = "cpu",
+                 steps: int = 20, repeats: int = 5) -> dict[str, float]:
+    """Wall time of one REINFORCE step (sample + lookup + reward + update) of `controller`
+    for n_seeds searches batched, in ms: the median over `repeats` timed runs of `steps`
+    steps each (device-synchronised, nasrepro.measure.timers), measured now.
+
+    The task is the primary latency source with the proposed reward; the timing is of the
+    controller, the task only supplies rewards."""
+    from nasrepro.data.nb201 import load_table
+    from nasrepro.measure.timers import median_time
+
+    table = load_table().to(device)
+    target = rs.SOURCES[rs.PRIMARY_SOURCE].target_ms(table.to("cpu"))
+    lookup = TableLookup(table, [rs.PRIMARY_SOURCE] * n_seeds)
+    fn = functools.partial(rs.REWARD_FNS["proposed"], target_ms=target)
+    g = torch.Generator(device=device).manual_seed(0)
+    if controller.startswith("gcn"):
+        ctl = GCNController(list(range(n_seeds)), **GCN_ARCH, device=device)
+        hp = GCN_REINFORCE
+    else:
+        spec = rs.CONTROLLERS[controller]
+        ctl = spec.factory(n_seeds, g, device)
+        hp = {"lr": spec.lr, "ema_momentum": spec.ema_momentum,
+              "entropy_weight": spec.entropy_weight}
+    with cpu_threads(1, device):
+        t = median_time(lambda: run_reinforce(ctl, lookup, fn, steps, generator=g, **hp),
+                        repeats=repeats, warmup=1, device=device)
+    return {"step_ms": 1e3 * t["median"] / steps, "iqr_ms": 1e3 * t["iqr"] / steps,
+            "n_seeds": n_seeds, "device": device}
+
+
+def non_inferior_sooner(gcn: np.ndarray, rnn: np.ndarray, margin: float, code: float
+                        ) -> dict[str, float]:
+    """One-sided Mann-Whitney test of H1 'gcn < rnn + margin' for sample counts where
+    censored runs are coded `code`: rnn + margin is capped at code so that two censored
+    runs tie (a censored run is never 'sooner' than another)."""
+    from nasrepro.claims.stats import mann_whitney_less
+
+    return mann_whitney_less(gcn, np.minimum(np.asarray(rnn, dtype=np.float64) + margin, code))
+
+
+def non_inferior_higher(gcn: np.ndarray, rnn: np.ndarray, margin: float) -> dict[str, float]:
+    """One-sided Mann-Whitney test of H1 'gcn > rnn - margin' (nan = worst)."""
+    from nasrepro.claims.stats import mann_whitney_less
+
+    g = np.nan_to_num(np.asarray(gcn, dtype=np.float64), nan=-np.inf)
+    r = np.nan_to_num(np.asarray(rnn, dtype=np.float64), nan=-np.inf)
+    lo = min(g[np.isfinite(g)].min(initial=0.0), r[np.isfinite(r)].min(initial=0.0)) - 1e6
+    return mann_whitney_less(np.where(np.isfinite(r), r - margin, lo),
+                             np.where(np.isfinite(g), g, lo))
