@@ -17,17 +17,18 @@ factory(n_seeds, generator, device) -> Controller, with its REINFORCE hyperparam
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from nasrepro.data.nb201 import NB201Table, load_table, official_table_path
+from nasrepro.errors import ConfigError, DataError
 from nasrepro.experiments.cache import cached
 from nasrepro.nas.controllers.base import Controller
 from nasrepro.nas.controllers.factorized import FactorizedController
@@ -48,14 +49,17 @@ TUNAS_BETA = -0.07   # our choice: MnasNet's exponent magnitude (TuNAS tunes bet
 # Per-tier budgets (the one place for them). seeds = searches per (reward, source) group.
 TIERS: dict[str, dict[str, Any]] = {
     "smoke": {"seeds": 50, "n_samples": N_SAMPLES, "block": BLOCK,
-              "controller": "factorized",
+              "controller": "factorized", "rnn_seeds": 0,
               "rewards": ("mnasnet", "proposed", "mnasnet_hard", "tunas_abs"),
               "sources": ("1080ti_256", "silver_4210r", "2080ti_256")},
     "full": {"seeds": 200, "n_samples": N_SAMPLES, "block": BLOCK,
-             "controller": "factorized",
+             "controller": "factorized", "rnn_seeds": 50,
              "rewards": ("mnasnet", "proposed", "mnasnet_hard", "tunas_abs"),
              "sources": ("1080ti_256", "silver_4210r", "2080ti_256")},
 }
+# rnn_seeds: seeds per reward of the LSTM-controller sensitivity run (MnasNet and proposed,
+# primary source). 0 in smoke: the LSTM costs ~3 ms per update for one seed and grows with
+# seeds (~15 ms for 40) on this CPU, i.e. minutes for 5000 samples.
 
 REWARD_FNS: dict[str, Callable[..., Any]] = {
     "mnasnet": mnasnet_reward,
@@ -124,6 +128,16 @@ CONTROLLERS: dict[str, ControllerSpec] = {
 }
 
 
+def register_controller(name: str, spec: ControllerSpec) -> None:
+    """Make a controller available to search_config(controller=name) / search_results.
+
+    The name enters the config (and so the cache key and the baseline's config hash);
+    re-registering a name with another spec is refused so cached results stay honest."""
+    if name in CONTROLLERS and CONTROLLERS[name] != spec:
+        raise ValueError(f"controller {name!r} is already registered with another spec")
+    CONTROLLERS[name] = spec
+
+
 def sources_for(names: tuple[str, ...]) -> tuple[str, ...]:
     """The configured sources plus `nb201` when an exported official table exists."""
     extra = ("nb201",) if official_table_path().is_file() and "nb201" not in names else ()
@@ -140,6 +154,9 @@ def search_config(tier: str, seeds: int | None = None, device: str = "cpu",
     cfg["sources"] = sources_for(tuple(cfg["sources"]))
     cfg["rewards"] = tuple(cfg["rewards"])
     cfg["device"] = device
+    if cfg["controller"] not in CONTROLLERS:
+        raise ConfigError(f"unknown controller {cfg['controller']!r}; registered: "
+                          f"{', '.join(CONTROLLERS)} (see register_controller)")
     spec = CONTROLLERS[cfg["controller"]]
     cfg.update(lr=spec.lr, ema_momentum=spec.ema_momentum, entropy_weight=spec.entropy_weight)
     return cfg
@@ -150,18 +167,42 @@ def _table_for(sources: tuple[str, ...]) -> NB201Table:
     if "nb201" in sources:
         official = load_table(official_table_path())
         if len(official) != len(table) or not torch.equal(official.index, table.index):
-            raise ValueError("the exported official table must cover all 15625 cells")
+            raise DataError(f"{official.path}: the exported official table has {len(official)} "
+                            "rows; the search needs all 15625 cells (export the full file)")
         table.latency["nb201"] = official.latency_ms("nb201")
     return table
 
 
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Temporarily set torch's intra-op thread count (None: leave it)."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_search(cfg: dict[str, Any], controller: ControllerSpec | None = None,
-               progress: bool = False) -> dict[str, Any]:
+               progress: bool = False, threads: int | None = 1) -> dict[str, Any]:
     """Run every (reward, source) group x seeds as one batched REINFORCE search.
 
     Returns numpy arrays keyed by group 'reward/source': row, acc (%), lat (ms), each
     [seeds, n_samples], plus targets {source: T}, controller note and timing.
+    threads: torch CPU threads during the search. The per-step tensors are tiny, so one
+    thread is fastest: measured 18 s vs 108 s CPU for the smoke run with 2 threads on a
+    busy 2-core machine (threads only spin). None keeps torch's setting.
     """
+    with torch_threads(threads if cfg["device"] == "cpu" else None):
+        return _run_search(cfg, controller, progress)
+
+
+def _run_search(cfg: dict[str, Any], controller: ControllerSpec | None,
+                progress: bool) -> dict[str, Any]:
     spec = controller or CONTROLLERS[cfg["controller"]]
     device = cfg["device"]
     table = _table_for(tuple(cfg["sources"])).to(device)
@@ -201,7 +242,17 @@ def search_results(tier: str, seeds: int | None = None, device: str = "cpu",
                    **overrides: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(config, result) of the tier's search, computed once per code version (cached)."""
     cfg = search_config(tier, seeds, device, **overrides)
-    return cfg, cached("reward_search", cfg, lambda: run_search(cfg))
+    return cfg, cached("reward_search", cfg, lambda: run_search(cfg, progress=True))
+
+
+def rnn_results(tier: str, device: str = "cpu"
+                ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The LSTM-controller sensitivity run of a tier (None where the tier has none)."""
+    n = TIERS[tier].get("rnn_seeds", 0)
+    if not n:
+        return None
+    return search_results(tier, seeds=n, device=device, controller="lstm",
+                          rewards=("mnasnet", "proposed"), sources=(PRIMARY_SOURCE,))
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -249,5 +300,29 @@ def paper_target_note(source: str, target: float) -> str:
     return f"{source}, T = {target:.3f} ms ({how})"
 
 
-def official_table_present() -> bool:
-    return Path(official_table_path()).is_file()
+def censored_code(cfg: dict[str, Any]) -> float:
+    """The finite value a never-settling run is coded as: one block past the end
+    (> n_samples, the 'worst' rank for the censoring-aware rank test)."""
+    return float(cfg["n_samples"] + cfg["block"])
+
+
+def group_metrics(res: dict[str, Any], cfg: dict[str, Any], reward: str, source: str
+                  ) -> dict[str, np.ndarray]:
+    """Per-seed REWARD-4/5 metrics of one (reward, source) group.
+
+    settle / crossing: sample numbers with never-settling / never-crossing runs coded as
+    censored_code(cfg); censored / no_crossing: the masks; lat_blocks / acc_blocks:
+    [S, blocks] means; acc_rise: last - first block mean accuracy (pp); counts: per bin."""
+    g = res["groups"][f"{reward}/{source}"]
+    target = res["targets"][source]
+    lat_b = block_means(g["lat"], cfg["block"])
+    acc_b = block_means(g["acc"], cfg["block"])
+    settle = settling_sample(lat_b, target, cfg["block"])
+    cross = first_crossing(lat_b, target, cfg["block"])
+    code = censored_code(cfg)
+    return {"settle": np.where(np.isinf(settle), code, settle), "censored": np.isinf(settle),
+            "crossing": np.where(np.isinf(cross), code, cross), "no_crossing": np.isinf(cross),
+            "lat_blocks": lat_b, "acc_blocks": acc_b,
+            "acc_rise": acc_b[:, -1] - acc_b[:, 0],
+            "first_block_below": lat_b[:, 0] <= target,
+            **{f"count/{k}": v for k, v in feasible_counts(g["acc"], g["lat"], target).items()}}

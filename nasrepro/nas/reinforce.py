@@ -24,6 +24,7 @@ import torch
 
 from nasrepro.data.nb201 import NB201Table
 from nasrepro.nas.controllers.base import Controller
+from nasrepro.nas.search_space import ops_code
 
 Lookup = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 RewardFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -55,14 +56,8 @@ class TableLookup:
         self.acc = table.acc / 100.0
 
     def __call__(self, ops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        rows = self.table.row_of_code[_code(ops)]
+        rows = self.table.row_of_code[ops_code(ops)]
         return rows, self.acc[rows], self.columns[self.source_of_row, rows]
-
-
-def _code(ops: torch.Tensor) -> torch.Tensor:
-    from nasrepro.nas.search_space import ops_code
-
-    return ops_code(ops)
 
 
 class GroupedReward:

@@ -19,3 +19,69 @@ def fig3_reward_vs_latency(acc: float = 0.5) -> str:
     ax.set_title("REWARD Fig. 3 (ours): reward vs latency")
     ax.legend(fontsize=8)
     return save_figure(fig, "reward_fig3")
+
+
+def fig6_heatmaps(res: dict, source: str, rewards: tuple[str, ...] = ("mnasnet", "proposed"),
+                  name: str = "reward_fig6") -> str:
+    """Fig. 6: counts of sampled architectures by accuracy x latency for each reward
+    (all 5000 samples of every seed pooled, shown as the mean count per search), with the
+    latency target T marked and the REWARD-5 bins outlined."""
+    import numpy as np
+
+    target = res["targets"][source]
+    groups = [res["groups"][f"{r}/{source}"] for r in rewards]
+    lat_all = np.concatenate([g["lat"].ravel() for g in groups])
+    lat_edges = np.linspace(np.percentile(lat_all, 0.5), np.percentile(lat_all, 99.5), 31)
+    acc_edges = np.arange(40.0, 75.5, 1.0)  # counts below 40 % are tiny (see REWARD-5 table)
+    from matplotlib.colors import LogNorm
+    fig, axes = new_figure(1, len(rewards), figsize=(5.2 * len(rewards), 4.2), sharey=True)
+    for ax, r, g in zip(np.atleast_1d(axes), rewards, groups, strict=True):
+        h, _, _ = np.histogram2d(g["acc"].ravel(), g["lat"].ravel(), [acc_edges, lat_edges])
+        mean = (h / g["acc"].shape[0]).T
+        im = ax.pcolormesh(acc_edges, lat_edges, np.where(mean > 0, mean, np.nan),
+                           cmap="viridis", norm=LogNorm(vmin=0.02, vmax=max(mean.max(), 0.03)))
+        fig.colorbar(im, ax=ax, label="samples per search (mean over seeds)")
+        ax.axhline(target, color="r", ls="--", lw=1.2, label=f"T = {target:.2f} ms")
+        for lo in (50, 60, 70):
+            ax.axvline(lo, color="k", ls=":", lw=0.8)
+        ax.set_title(f"{r} ({g['acc'].shape[0]} seeds)")
+        ax.set_xlabel("CIFAR-100 test accuracy (%)")
+        ax.legend(loc="upper left", fontsize=8)
+    np.atleast_1d(axes)[0].set_ylabel(f"latency (ms), {source}")
+    fig.suptitle(f"REWARD Fig. 6 (ours): accuracy × latency of sampled cells, {source}")
+    return save_figure(fig, name)
+
+
+def fig7_blocks(res: dict, cfg: dict, source: str,
+                rewards: tuple[str, ...] = ("mnasnet", "proposed", "mnasnet_hard", "tunas_abs"),
+                name: str = "reward_fig7") -> str:
+    """Fig. 7: mean accuracy and mean latency per block of samples (median over seeds,
+    IQR band) for each reward, with T marked on the latency panel."""
+    import numpy as np
+
+    from nasrepro.experiments.reward_search import REWARD_LABELS, block_means
+
+    target = res["targets"][source]
+    fig, (ax_a, ax_l) = new_figure(1, 2, figsize=(11, 4.2))
+    for r in rewards:
+        key = f"{r}/{source}"
+        if key not in res["groups"]:
+            continue
+        g = res["groups"][key]
+        x = (np.arange(g["lat"].shape[1] // cfg["block"]) + 1) * cfg["block"]
+        extra = r not in ("mnasnet", "proposed")
+        style = {"lw": 1.0 if extra else 1.8, "alpha": 0.6 if extra else 1.0}
+        for ax, arr in ((ax_a, g["acc"]), (ax_l, g["lat"])):
+            b = block_means(arr, cfg["block"])
+            q1, med, q3 = np.percentile(b, [25, 50, 75], axis=0)
+            (line,) = ax.plot(x, med, label=REWARD_LABELS.get(r, r), **style)
+            ax.fill_between(x, q1, q3, color=line.get_color(), alpha=0.12 if extra else 0.25)
+    ax_l.axhline(target, color="k", ls="--", lw=1, label=f"T = {target:.2f} ms")
+    ax_a.set_ylabel("mean accuracy per block (%)")
+    ax_l.set_ylabel(f"mean latency per block (ms), {source}")
+    for ax in (ax_a, ax_l):
+        ax.set_xlabel(f"sample (end of {cfg['block']}-sample block)")
+    ax_l.legend(fontsize=7)
+    n = cfg["seeds"]
+    fig.suptitle(f"REWARD Fig. 7 (ours): median over {n} seeds, IQR band; {source}")
+    return save_figure(fig, name)
