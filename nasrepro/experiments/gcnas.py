@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -62,12 +62,13 @@ LABELS = {"gcn": "GCN (GC-NAS)", "gcn_shuffled": "GCN, shuffled adjacency (ablat
 # Per-tier budgets (the one place for them). seeds: searches per (reward, source) for the
 # rows run here (gcn, gcn_shuffled, lstm, random, evolution); the factorized row is
 # REWARD-4's own run with REWARD-4's seed count.
+# Rewards and sources match REWARD-4's LSTM sensitivity run (rs.rnn_results), so in the
+# full tier (seeds = rs.TIERS["full"]["rnn_seeds"]) the RNN row is that very cached run.
 TIERS: dict[str, dict[str, Any]] = {
     "smoke": {"seeds": 8, "n_samples": rs.N_SAMPLES, "block": rs.BLOCK,
-              "rewards": ("proposed", "mnasnet"), "sources": (rs.PRIMARY_SOURCE,)},
-    "full": {"seeds": 100, "n_samples": rs.N_SAMPLES, "block": rs.BLOCK,
-             "rewards": ("proposed", "mnasnet"),
-             "sources": ("1080ti_256", "silver_4210r", "2080ti_256")},
+              "rewards": ("mnasnet", "proposed"), "sources": (rs.PRIMARY_SOURCE,)},
+    "full": {"seeds": 50, "n_samples": rs.N_SAMPLES, "block": rs.BLOCK,
+             "rewards": ("mnasnet", "proposed"), "sources": (rs.PRIMARY_SOURCE,)},
 }
 
 
@@ -221,21 +222,12 @@ def controller_params(controller: str) -> int:
     return sum(p.numel() for p in ctl.parameters())
 
 
-@contextlib.contextmanager
-def cpu_threads(n: int, device: str) -> Iterator[None]:
-    """Run with n intra-op CPU threads (restored after). The controllers' tensors are tiny
-    (S x 8 nodes x 16 features): on a shared 2-core machine a second thread costs far
-    more in synchronisation than it gains (measured 10x slower), and one thread keeps CPU
-    runs bit-reproducible."""
-    if device != "cpu":
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
+def cpu_threads(n: int, device: str) -> contextlib.AbstractContextManager[None]:
+    """n intra-op CPU threads while the controllers run (restored after; no-op off CPU).
+    The tensors are tiny (S x 8 nodes x 16 features): on a shared 2-core machine a second
+    thread costs far more in synchronisation than it gains (measured 10x slower), and
+    one thread keeps CPU runs bit-reproducible. Uses reward_search.torch_threads."""
+    return rs.torch_threads(n if device == "cpu" else None)
 
 
 def comparison(tier: str, seeds: int | None = None, device: str = "cpu",
@@ -270,10 +262,7 @@ SOURCE_NOTE = "[paper D: expected, not measured; the suite measures it]"
 
 # ----------------------------------------------------------------------------- metrics
 
-def censored_code(cfg: dict[str, Any]) -> float:
-    """Value of a run that never reaches feasibility: one block past the end (the worst
-    rank in a rank test; REWARD-4's coding)."""
-    return float(cfg["n_samples"] + cfg["block"])
+censored_code = rs.censored_code  # one block past the end: the worst rank (REWARD-4's)
 
 
 def first_feasible_block(lat_blocks: np.ndarray, target: float, block: int) -> np.ndarray:
@@ -292,23 +281,19 @@ def metrics(res: dict[str, Any], cfg: dict[str, Any], reward: str, source: str
     over the run; last_acc: mean accuracy of the last block; lat/acc_blocks [S, blocks]."""
     g = res["groups"][f"{reward}/{source}"]
     target = res["targets"][source]
-    block, code = cfg["block"], censored_code(cfg)
-    lat_b = rs.block_means(g["lat"], block)
-    acc_b = rs.block_means(g["acc"], block)
-    first = first_feasible_block(lat_b, target, block)
-    settle = rs.settling_sample(lat_b, target, block)
+    base = rs.group_metrics(res, cfg, reward, source)  # REWARD-4's settle, blocks, ...
+    first = first_feasible_block(base["lat_blocks"], target, cfg["block"])
     ok = g["lat"] <= target
     best = np.where(ok.any(-1), np.where(ok, g["acc"], -np.inf).max(-1), np.nan)
-    reward_fn = rs.REWARD_FNS[reward]
-    rew = reward_fn(g["acc"].astype(np.float64) / 100.0, g["lat"].astype(np.float64),
-                    target_ms=target)
-    return {"first_feasible": np.where(np.isinf(first), code, first),
+    rew = rs.REWARD_FNS[reward](g["acc"].astype(np.float64) / 100.0,
+                                g["lat"].astype(np.float64), target_ms=target)
+    return {"first_feasible": np.where(np.isinf(first), censored_code(cfg), first),
             "first_feasible_censored": np.isinf(first),
-            "settle": np.where(np.isinf(settle), code, settle),
-            "settle_censored": np.isinf(settle),
+            "settle": base["settle"], "settle_censored": base["censored"],
             "best_feasible_acc": best.astype(np.float64),
             "mean_reward": rew.mean(-1), "mean_acc": g["acc"].mean(-1, dtype=np.float64),
-            "last_acc": acc_b[:, -1], "lat_blocks": lat_b, "acc_blocks": acc_b}
+            "last_acc": base["acc_blocks"][:, -1], "lat_blocks": base["lat_blocks"],
+            "acc_blocks": base["acc_blocks"]}
 
 
 def time_per_sample_ms(res: dict[str, Any], cfg: dict[str, Any]) -> dict[str, float]:
