@@ -220,8 +220,6 @@ class GCNController(Controller):
         # successors (A row-normalised). One matmul gives both messages: [S, T, 2N, N].
         agg = torch.cat([_row_normalise(adj.transpose(-1, -2)), _row_normalise(adj)], dim=-2)
         self.register_buffer("agg", agg.to(device))
-        self.register_buffer("_decision", torch.arange(N_EDGES, device=device)[:, None],
-                             persistent=False)
         self.register_buffer("_seed_index",
                              torch.arange(self.n_seeds, device=device)[:, None, None],
                              persistent=False)
@@ -232,16 +230,30 @@ class GCNController(Controller):
 
         states [S, K, N] long node types; decisions [K] long, which decision t each graph
         is for (selects its query node and truncation mask). Returns [S, K, N_OPS]."""
+        k = states.shape[1]
+        query = 1 + decisions
+        return self._read(self._convolve(states, self.agg[:, decisions]),
+                          torch.arange(k, device=states.device), query)
+
+    def _convolve(self, states: torch.Tensor, agg: torch.Tensor) -> torch.Tensor:
+        """The L graph convolutions: states [S, K, N], agg [S, K, 2N, N] -> H [S, K, N, d]."""
         s, k = states.shape[:2]
         n = N_NODES
         h = self.embed[self._seed_index, states]  # [S, K, N, d]
-        agg = self.agg[:, decisions]  # [S, K, 2N, N]
+        agg = agg.reshape(s * k, 2 * n, n)
         for w, b in zip(self.weight, self.bias, strict=True):
-            msg = torch.matmul(agg, h)  # [S, K, 2N, d]
+            msg = torch.bmm(agg, h.reshape(s * k, n, -1)).reshape(s, k, 2 * n, -1)
             x = torch.cat([h, msg[:, :, :n], msg[:, :, n:]], dim=-1)  # [S, K, N, 3d]
             h = torch.relu(torch.baddbmm(b, x.reshape(s, k * n, -1), w)).reshape(s, k, n, -1)
-        query = h[:, torch.arange(k, device=h.device), 1 + decisions]  # [S, K, d]
-        logits = torch.baddbmm(self.b_read, query, self.w_read)  # [S, K, ops]
+        return h
+
+    def _read(self, h: torch.Tensor, graph: torch.Tensor | int, query: torch.Tensor | int
+              ) -> torch.Tensor:
+        """Logits off the query node of each graph: [S, K', N_OPS]."""
+        q = h[:, graph, query]  # [S, K', d] (or [S, d] for an int graph index)
+        if q.dim() == 2:
+            q = q[:, None]
+        logits = torch.baddbmm(self.b_read, q, self.w_read)  # [S, K', ops]
         if self.temperature is not None:
             logits = logits / self.temperature
         if self.tanh_constant is not None:
@@ -283,7 +295,8 @@ class GCNController(Controller):
         ops = torch.zeros(s, N_EDGES, dtype=torch.long, device=dev)
         states = decision_states(ops)[:, :1].clone()  # graph of decision 0: [S, 1, N]
         for t in range(N_EDGES):
-            probs = torch.softmax(self.logits(states, self._decision[t])[:, 0], dim=-1)
+            h = self._convolve(states, self.agg[:, t : t + 1])  # basic slicing: a view
+            probs = torch.softmax(self._read(h, 0, op_node(t))[:, 0], dim=-1)  # [S, ops]
             choice = (uniforms[:, t : t + 1] >= probs.cumsum(-1)).sum(-1).clamp(max=N_OPS - 1)
             ops[:, t] = choice
             states[:, 0, op_node(t)] = choice  # the drawn op becomes a node of the graph
