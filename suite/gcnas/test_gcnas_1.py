@@ -82,7 +82,8 @@ def test_gcnas_1_feasibility_and_accuracy(claim):
                  ["source", "reward", "controller", "seeds", "first block <= T",
                   "never", "settles <= T (REWARD-4)", "never settles", "block lat first -> last",
                   "mean acc %", "last-block acc %"], rows)
-    result.figures.append(blocks_figure(results, cfg, src, gcnas.LABELS))
+    result.figures.append(blocks_figure(results, cfg, src, gcnas.LABELS,
+                                        name=f"gcnas_blocks_{claim.tier}"))
     result.notes.append(
         "Targets: " + ", ".join(rs.paper_target_note(s, t)
                                 for s, t in results["gcn"]["targets"].items()) + ". "
