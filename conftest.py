@@ -120,3 +120,18 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         tr.write_line(f"report: {path}")
     except Exception as exc:  # the report must never hide the test outcome
         tr.write_line(f"report could not be written: {exc!r}")
+
+
+def _hypothesis_profiles() -> None:
+    """Default: derandomized examples so the default run is reproducible; set
+    HYPOTHESIS_PROFILE=explore for fresh random examples each run."""
+    from hypothesis import settings
+
+    settings.register_profile("nasrepro", derandomize=True, database=None)
+    settings.register_profile("explore", derandomize=False)
+    import os
+
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "nasrepro"))
+
+
+_hypothesis_profiles()

@@ -98,7 +98,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     mid = machine_id()
     storage = reference_dir() / "benchmarks" / mid
     cmd = [sys.executable, "-m", "pytest", str(repo_root() / "suite" / "bench"),
-           "--benchmark-only", f"--benchmark-storage=file://{storage}",
+           "--benchmark-enable", "--benchmark-only", f"--benchmark-storage=file://{storage}",
            "-p", "no:cacheprovider", "--benchmark-columns=min,median,iqr,ops,rounds"]
     has_baseline = storage.is_dir() and any(storage.rglob("*.json"))
     if args.save:
@@ -110,6 +110,27 @@ def _cmd_bench(args: argparse.Namespace) -> int:
               "gate. Record one with `nasrepro bench --save` (then commit it).", flush=True)
     print("+", " ".join(cmd), flush=True)
     return subprocess.call(cmd + list(args.pytest_args), cwd=repo_root())
+
+
+def _cmd_nightly(args: argparse.Namespace) -> int:
+    """Default tier (all tests), then the speed gates, then the report; the exit code is
+    the worst of the steps, and the report is written whatever happened."""
+    from nasrepro.paths import repo_root
+    from nasrepro.report.markdown import write_report
+
+    steps = {
+        "default tier": [sys.executable, "-m", "pytest", str(repo_root() / "suite"),
+                         "-p", "no:cacheprovider"],
+        "speed gates": [sys.executable, "-m", "nasrepro.cli", "bench"],
+    }
+    codes = {}
+    for name, cmd in steps.items():
+        print(f"== nightly: {name}\n+ {' '.join(cmd)}", flush=True)
+        codes[name] = subprocess.call(cmd, cwd=repo_root())
+    print(f"report: {write_report()}")
+    for name, code in codes.items():
+        print(f"nightly {name}: {'ok' if code == 0 else f'FAILED (exit {code})'}")
+    return max(codes.values())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fail when a median is this many percent slower (default 25)")
     sp.add_argument("pytest_args", nargs="*")
     sp.set_defaults(func=_cmd_bench)
+
+    sp = sub.add_parser("nightly", help="default tier + speed gates + report (CI schedule)")
+    sp.set_defaults(func=_cmd_nightly)
 
     for mod in EXTENSIONS:
         importlib.import_module(mod).register(sub)

@@ -11,6 +11,14 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask_mode() -> int:
+    """The mode a plain open() would give a new file (0o666 minus the umask): mkstemp's
+    private 0o600 would make records, figures and shipped tables unreadable to others."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write bytes to a temp file in the same folder, fsync, then rename over `path`."""
     path = Path(path)
@@ -21,6 +29,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -46,6 +55,7 @@ def atomic_write_with(path: Path, writer: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         writer(Path(tmp))
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -95,7 +95,7 @@ def _parse_paper(path: Path) -> Paper:
         raise ConfigError(f"{path}: malformed paper reference file ({exc!r})") from exc
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_papers(root: Path | None = None) -> dict[str, Paper]:
     """All papers under reference_results/papers, keyed by paper ID, in file-name order."""
     folder = (root or reference_dir()) / "papers"

@@ -14,6 +14,9 @@ rebuild is byte-identical; read with allow_pickle=False):
                               string is ops_to_arch_str(ops[i]) (checked against the source
                               strings when the table is built)
   acc_cifar100 float64 [N]    CIFAR-100 test accuracy (%) after 200 epochs
+  params_m, flops_m float64 [N]  (shipped table only) parameters / FLOPs in millions of the
+                              CIFAR-100 network (C=16, N=5), COMPUTED BY NASREPRO with
+                              nasrepro/models/nb201.py: not NB201's own numbers
   lat__<name>  float32/64 [N] latency in ms per forward pass (HELP devices: batch size in
                               the suffix; `nb201`: NB201's own latency, s/batch-256 x 1000)
 The provenance JSON holds the table's sha256; load_table() refuses a file whose checksum
@@ -41,6 +44,7 @@ TABLES_DIR = Path(__file__).resolve().parent / "tables"
 SHIPPED_TABLE = TABLES_DIR / "nb201_table.npz"
 N_ARCHS = N_OPS**N_EDGES  # 15625
 LAT_PREFIX = "lat__"
+COST_COLUMNS = ("params_m", "flops_m")
 
 # Shared-data files (relative to the nb201 sources folder) and their sha256 (SOURCES.md).
 CSV_NAME = "nats_bench.csv"
@@ -99,7 +103,8 @@ class NB201Table:
     """The benchmark as tensors: one row per architecture.
 
     index [N] long, ops [N, 6] long, acc [N] float64 (CIFAR-100 test accuracy, %),
-    latency {source: [N] float64 ms}, provenance (the sidecar JSON). `row_of_code` maps
+    latency {source: [N] float64 ms}, provenance (the sidecar JSON), costs {params_m,
+    flops_m: [N] float64} (computed by nasrepro; absent in exported tables). `row_of_code` maps
     the base-5 op code (search_space.ops_code) to the row, -1 where absent.
     """
 
@@ -109,6 +114,7 @@ class NB201Table:
     latency: dict[str, torch.Tensor]
     provenance: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    costs: dict[str, torch.Tensor] = field(default_factory=dict)  # params_m, flops_m
     row_of_code: torch.Tensor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -155,7 +161,8 @@ class NB201Table:
         """A copy with every tensor on `device`."""
         return NB201Table(self.index.to(device), self.ops.to(device), self.acc.to(device),
                           {k: v.to(device) for k, v in self.latency.items()},
-                          self.provenance, self.path)
+                          self.provenance, self.path,
+                          {k: v.to(device) for k, v in self.costs.items()})
 
 
 # ----------------------------------------------------------------------------- file format
@@ -233,7 +240,8 @@ def load_table(path: Path | None = None, device: str | torch.device = "cpu") -> 
         index=torch.from_numpy(arrays["index"].astype(np.int64)),
         ops=torch.from_numpy(arrays["ops"].astype(np.int64)),
         acc=torch.from_numpy(arrays["acc_cifar100"].astype(np.float64)),
-        latency=latency, provenance=prov, path=path)
+        latency=latency, provenance=prov, path=path,
+        costs={k: torch.from_numpy(arrays[k]) for k in COST_COLUMNS if k in arrays})
     return table.to(device) if str(device) != "cpu" else table
 
 
@@ -301,6 +309,10 @@ def build_arrays(sources: Path, devices: list[str] | None = None
         "ops": ops,
         "acc_cifar100": np.array([float(r["CIFAR100TestAccuracy200Epochs"]) for r in rows]),
     }
+    from nasrepro.models.nb201 import all_costs
+
+    params_m, flops_m = all_costs(torch.from_numpy(ops.astype(np.int64)), num_classes=100)
+    arrays["params_m"], arrays["flops_m"] = params_m.numpy(), flops_m.numpy()
     prov_sources = {
         CSV_NAME: {"sha256": CSV_SHA256, "origin": "v-tao/nats-bench-landscape@b307ae5fe6e8",
                    "columns": {"acc_cifar100": "CIFAR100TestAccuracy200Epochs (%)"}},
@@ -331,8 +343,13 @@ def build_arrays(sources: Path, devices: list[str] | None = None
         "units": {"acc_cifar100": "percent, CIFAR-100 test accuracy after 200 epochs "
                                   "(NATS-Bench tss, hp=200, mean over seeds)",
                   "lat__*": "milliseconds per forward pass (HELP measurements)"},
-        "not_included": {"flops/params": "not in the shared data; nasrepro does not invent "
-                                         "them (see docs/nb201.md)"},
+        "computed_by_nasrepro": {
+            "params_m": "parameters in millions (all trainable tensors) of the CIFAR-100 "
+                        "network C=16, N=5, counted by nasrepro/models/nb201.py; NOT from "
+                        "NAS-Bench-201 (not in the shared data)",
+            "flops_m": "millions of conv/linear multiply-accumulates + pooling window "
+                       "operations for one 32x32 image, counted by nasrepro/models/nb201.py; "
+                       "NOT from NAS-Bench-201"},
         "sources": prov_sources,
     }
     return arrays, provenance

@@ -47,8 +47,8 @@ def cached(name: str, config: Mapping[str, Any], compute: Callable[[], T]) -> T:
     if path.is_file():
         try:
             with open(path, "rb") as fh:
-                return pickle.load(fh)  # noqa: S301 - our own cache file
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+                return pickle.load(fh)
+        except Exception:  # any unreadable cache file is recomputed, never trusted
             path.unlink(missing_ok=True)
     result = compute()
     atomic_write_bytes(path, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))

@@ -7,10 +7,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from nasrepro.files import atomic_write_with  # noqa: E402
-from nasrepro.paths import figures_dir  # noqa: E402
+from nasrepro.files import atomic_write_with
+from nasrepro.paths import figures_dir
 
 
 def new_figure(*args: Any, **kwargs: Any) -> tuple[Any, Any]:

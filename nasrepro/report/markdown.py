@@ -40,6 +40,16 @@ def fmt_ours(m: dict[str, Any]) -> str:
     return f"{fmt(m.get('center'))}{unit}" if m.get("center") is not None else "not run"
 
 
+def _md(cell: Any) -> str:
+    """A table cell with markdown's column separator escaped."""
+    return str(cell).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(rows: list[list[Any]], headers: list[str]) -> str:
+    return tabulate([[_md(c) for c in r] for r in rows], headers=[_md(h) for h in headers],
+                    tablefmt="github", disable_numparse=True)
+
+
 def _measurement_table(record: dict[str, Any]) -> str:
     rows = []
     for m in record["measurements"]:
@@ -47,8 +57,7 @@ def _measurement_table(record: dict[str, Any]) -> str:
         rows.append([m["name"], fmt(m.get("paper")), fmt_ours(m),
                      _describe(tol) if tol else "—", m.get("verdict") or "—",
                      m.get("detail", "")])
-    return tabulate(rows, headers=["measurement", "paper", "ours", "tolerance", "verdict",
-                                   "detail"], tablefmt="github", disable_numparse=True)
+    return _table(rows, ["measurement", "paper", "ours", "tolerance", "verdict", "detail"])
 
 
 def _describe(tol: dict[str, Any]) -> str:
@@ -75,8 +84,10 @@ def _claim_section(record: dict[str, Any]) -> list[str]:
     if record.get("not_run_reason"):
         out += ["", f"**Not run:** {record['not_run_reason']}"]
     base = record.get("baseline", {})
-    out += ["", f"Baseline ({record['tier']}): **{base.get('status', 'unknown')}**"
-            + ("" if not base.get("problems") else " — " + "; ".join(base["problems"]))]
+    status = base.get("status", "unknown")
+    problems = base.get("problems") if status != "accepted" else None
+    out += ["", f"Baseline ({record['tier']}): **{status}**"
+            + (" — " + "; ".join(problems) if problems else "")]
     if record["measurements"]:
         out += ["", _measurement_table(record)]
         out += ["", *_rationales(record)]
@@ -84,8 +95,7 @@ def _claim_section(record: dict[str, Any]) -> list[str]:
         out += ["", "Notes:", *[f"- {n}" for n in record["notes"]]]
     for t in record.get("tables", []):
         out += ["", f"**{t['title']}**", "",
-                tabulate(t["rows"], headers=t["headers"], tablefmt="github",
-                         disable_numparse=True)]
+                _table(t["rows"], t["headers"])]
     for fig in record.get("figures", []):
         out += ["", f"![{record['claim']} figure]({fig})"]
     env = record.get("env", {})

@@ -200,3 +200,40 @@ def test_export_from_file_cli(table, tmp_path, capsys):
 def test_export_missing_file(tmp_path):
     with pytest.raises(DataError, match="missing"):
         nb201.export_official(tmp_path / "NAS-Bench-201-v1_1-096897.pth", tmp_path / "x.npz")
+
+
+# ----------------------------------------------------------------- params / FLOPs (nasrepro's)
+
+def test_network_forward_shape():
+    from nasrepro.models.nb201 import NB201Network
+
+    net = NB201Network(arch_str_to_ops(BEST))
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 100)
+
+
+@pytest.mark.parametrize("row", [0, 1, 9930, 15624])
+def test_shipped_costs_equal_direct_count(table, row):
+    """The table's additive per-edge costs equal counting the whole network directly."""
+    from nasrepro.models.nb201 import NB201Network, count_costs
+
+    params, flops = count_costs(NB201Network(table.ops[row].tolist()))
+    assert float(table.costs["params_m"][row]) == pytest.approx(params, abs=1e-9)
+    assert float(table.costs["flops_m"][row]) == pytest.approx(flops, abs=1e-9)
+
+
+def test_cost_extremes(table):
+    p = table.costs["params_m"]
+    all_conv3 = table.row_of_arch("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"
+                                  "|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    assert int(p.argmax()) == all_conv3
+    # cells without convs add no parameters: the minimum is the macro skeleton alone
+    no_conv = ~((table.ops == 2) | (table.ops == 3)).any(-1)
+    assert torch.allclose(p[no_conv], p.min().expand(int(no_conv.sum())).double())
+
+
+def test_cli_info(capsys):
+    from nasrepro.cli import main
+
+    assert main(["nb201", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "15625 rows" in out and "silver_4210r" in out

@@ -1,0 +1,48 @@
+"""The report renders every claim from records; the CLI lists claims and guards accepts."""
+
+import pytest
+
+from nasrepro import cli
+from nasrepro.claims import ClaimResult, Measurement, Tolerance
+from nasrepro.claims.records import build_record, write_record
+from nasrepro.report.markdown import render, write_report
+
+
+@pytest.fixture
+def reports(tmp_path, monkeypatch):
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path))
+    return tmp_path
+
+
+def test_report_lists_all_claims_and_escapes_pipes(reports):
+    res = ClaimResult("REWARD-1", [Measurement("a|b", 0.84, paper=0.84,
+                                               tolerance=Tolerance("absolute", 1e-4, "why"))])
+    rec = build_record(res, tier="smoke", paper="REWARD", spec={"statement": "s"},
+                       config_hash="h", env={}, started=0.0)
+    rec["baseline"] = {"status": "match", "problems": []}
+    write_record(rec)
+    text = write_report().read_text()
+    assert "a\\|b" in text and "REWARD-1 — REPRODUCED (smoke)" in text
+    for cid in ("OPSUB-1", "LENET-9", "GCNAS-2", "REWARD-5"):
+        assert cid in text
+    assert "Tolerance ±0.0001 (abs): why" in text
+
+
+def test_render_with_no_records_still_lists_claims(reports):
+    assert "REWARD-1" in render([])
+
+
+def test_cli_list_runs(reports, capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "REWARD-1" in out and "GCNAS-2" in out
+
+
+def test_cli_baseline_accept_without_record_is_a_clear_error(reports, capsys):
+    assert cli.main(["baseline", "accept", "REWARD-2", "--tier", "full"]) == 2
+    assert "no record for REWARD-2 in tier full" in capsys.readouterr().err
+
+
+def test_cli_unknown_claim_is_a_clear_error(reports, capsys):
+    assert cli.main(["baseline", "show", "NOPE-1"]) == 2
+    assert "unknown claim 'NOPE-1'" in capsys.readouterr().err
