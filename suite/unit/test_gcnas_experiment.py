@@ -1,0 +1,77 @@
+"""GC-NAS experiment pieces: deterministic batched runs, paired ablation, metrics and the
+censoring-aware non-inferiority tests (on the real NB201 table, short budgets)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nasrepro.experiments import gcnas
+
+
+@pytest.fixture(scope="module")
+def tiny_cfg():
+    cfg = gcnas.experiment_config("smoke", seeds=2)
+    cfg["n_samples"] = 60
+    cfg["block"] = 20
+    return cfg
+
+
+def test_gcn_run_is_deterministic_and_shaped(tiny_cfg):
+    with gcnas.cpu_threads(1, "cpu"):
+        a = gcnas.run_gcn(tiny_cfg)
+        b = gcnas.run_gcn(tiny_cfg)
+    assert set(a) == {"gcn", "gcn_shuffled"}
+    for name in a:
+        for key, grp in a[name]["groups"].items():
+            assert grp["acc"].shape == (2, 60) and grp["lat"].shape == (2, 60)
+            np.testing.assert_array_equal(grp["row"], b[name]["groups"][key]["row"])
+            np.testing.assert_array_equal(grp["acc"], b[name]["groups"][key]["acc"])
+    # the ablation really differs from the controller (different graph, same init)
+    key = next(iter(a["gcn"]["groups"]))
+    assert not np.array_equal(a["gcn"]["groups"][key]["row"],
+                              a["gcn_shuffled"]["groups"][key]["row"])
+
+
+def test_baselines_are_deterministic_and_random_search_ignores_the_reward(tiny_cfg):
+    a = gcnas.run_baselines(tiny_cfg)
+    b = gcnas.run_baselines(tiny_cfg)
+    rnd = a["random"]["groups"]
+    keys = sorted(rnd)
+    np.testing.assert_array_equal(rnd[keys[0]]["row"], rnd[keys[1]]["row"])
+    for k in keys:
+        np.testing.assert_array_equal(a["evolution"]["groups"][k]["row"],
+                                      b["evolution"]["groups"][k]["row"])
+        assert 0 < a["evolution"]["groups"][k]["acc"].max() <= 100
+
+
+def test_metrics_on_a_hand_made_trace():
+    cfg = {"n_samples": 6, "block": 2}
+    res = {"targets": {"src": 10.0}, "groups": {"proposed/src": {
+        "row": np.zeros((2, 6), np.int16),
+        "acc": np.array([[50, 60, 70, 80, 90, 90], [50, 50, 50, 50, 50, 50]], np.float32),
+        "lat": np.array([[12, 12, 9, 9, 20, 20], [30, 30, 30, 30, 30, 30]], np.float32)}}}
+    m = gcnas.metrics(res, cfg, "proposed", "src")
+    # seed 0: blocks (12, 9, 20): first feasible block ends at sample 4; never settles
+    # seed 1: never feasible -> censored code 6 + 2 = 8
+    np.testing.assert_array_equal(m["first_feasible"], [4.0, 8.0])
+    np.testing.assert_array_equal(m["first_feasible_censored"], [False, True])
+    np.testing.assert_array_equal(m["settle_censored"], [True, True])
+    assert m["best_feasible_acc"][0] == 80.0 and np.isnan(m["best_feasible_acc"][1])
+    np.testing.assert_allclose(m["last_acc"], [90.0, 50.0])
+
+
+def test_non_inferiority_tests_direction_and_censoring():
+    code = 5250.0
+    same = np.full(8, 250.0)
+    assert gcnas.non_inferior_sooner(same, same, 250, code)["p"] < 0.01  # equal: non-inferior
+    late = np.full(8, 1000.0)
+    assert gcnas.non_inferior_sooner(late, same, 250, code)["p"] > 0.5  # 3 blocks later
+    censored = np.full(8, code)
+    # both never feasible: ties, nothing shown either way
+    assert gcnas.non_inferior_sooner(censored, censored, 250, code)["p"] >= 0.5
+    acc = np.linspace(70, 71, 8)
+    assert gcnas.non_inferior_higher(acc - 0.5, acc, 1.0)["p"] < 0.05  # within the margin
+    assert gcnas.non_inferior_higher(acc - 3.0, acc, 1.0)["p"] > 0.5   # 3 pp worse
+    with_nan = np.array([np.nan, *acc[1:]])
+    assert np.isfinite(gcnas.non_inferior_higher(with_nan, acc, 1.0)["p"])
