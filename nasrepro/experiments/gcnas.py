@@ -111,7 +111,7 @@ def run_gcn(cfg: dict[str, Any], progress: bool = False) -> dict[str, dict[str, 
     block and row i of the shuffled block share their initialisation (paired ablation).
     Returns {"gcn": result, "gcn_shuffled": result} in run_search's format."""
     device, n = cfg["device"], cfg["seeds"]
-    table = rs._table_for(tuple(cfg["sources"])).to(device)
+    table = rs.table_for(tuple(cfg["sources"])).to(device)
     groups = _groups(cfg)
     targets = _targets(table, cfg["sources"])
     variants = ("dag", "shuffled")
@@ -173,7 +173,7 @@ def run_baselines(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
     Seeds: row i of a group uses seed base_seed + i (each row its own generator), the
     same for every group, so random search draws the same cells for every reward."""
     device, n = cfg["device"], cfg["seeds"]
-    table = rs._table_for(tuple(cfg["sources"])).to(device)
+    table = rs.table_for(tuple(cfg["sources"])).to(device)
     groups = _groups(cfg)
     targets = _targets(table, cfg["sources"])
     seeds = [cfg.get("base_seed", 0) + i for i in range(n)]

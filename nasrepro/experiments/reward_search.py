@@ -162,7 +162,9 @@ def search_config(tier: str, seeds: int | None = None, device: str = "cpu",
     return cfg
 
 
-def _table_for(sources: tuple[str, ...]) -> NB201Table:
+def table_for(sources: tuple[str, ...]) -> NB201Table:
+    """The shipped table, plus NB201's own latency column when `sources` asks for it (from
+    the user's exported official table); shared by the REWARD and GCNAS searches."""
     table = load_table()
     if "nb201" in sources:
         official = load_table(official_table_path())
@@ -205,7 +207,7 @@ def _run_search(cfg: dict[str, Any], controller: ControllerSpec | None,
                 progress: bool) -> dict[str, Any]:
     spec = controller or CONTROLLERS[cfg["controller"]]
     device = cfg["device"]
-    table = _table_for(tuple(cfg["sources"])).to(device)
+    table = table_for(tuple(cfg["sources"])).to(device)
     groups = [(r, s) for s in cfg["sources"] for r in cfg["rewards"]]
     n = cfg["seeds"]
     rows_src = [s for (_, s) in groups for _ in range(n)]
