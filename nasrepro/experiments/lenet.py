@@ -51,10 +51,10 @@ LR_CASES = ("1", "4", "5", "7", "8")   # batch 64, lr 0.01 .. 0.1 (LENET-2, -3, 
 
 TIERS: dict[str, dict[str, Any]] = {
     # the paper's full scale (1000 iterations, test every 100) with 3 seeds on the CPU
-    "smoke": {"seeds": 3, "iters": 1000, "eval_every": 100,
+    "smoke": {"seeds": 3, "iters": 1000, "eval_every": 100, "threads": 1, "workers": 2,
               "timing_reps": 9, "timing_block": 20, "timing_warmup": 5, "memory_iters": 100},
     # more seeds and longer timing blocks; meant for a GPU (see docs/lenet.md)
-    "full": {"seeds": 10, "iters": 1000, "eval_every": 100,
+    "full": {"seeds": 10, "iters": 1000, "eval_every": 100, "threads": 0, "workers": 1,
              "timing_reps": 21, "timing_block": 50, "timing_warmup": 20, "memory_iters": 200},
 }
 
@@ -69,13 +69,26 @@ def _run_code_hash() -> str:
     return h.hexdigest()[:16]
 
 
+def set_threads(threads: int) -> int:
+    """Use `threads` intra-op CPU threads (0 = leave torch's default); return the count."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 def train_run(key: str, seed: int, iters: int, eval_every: int, device: str,
-              data=None) -> dict[str, np.ndarray]:
-    """One cached training run of case `key` (Table 1 number or a RULE_CASES name)."""
+              threads: int = 0, data=None) -> dict[str, np.ndarray]:
+    """One cached training run of case `key` (Table 1 number or a RULE_CASES name).
+
+    On the CPU the thread count is part of the key: float sums may be ordered differently
+    with another count, and CPU runs must be bit-reproducible."""
     case = ALL_CASES[key]
+    threads = set_threads(threads) if device == "cpu" else 0
     cfg = {"case": key, "batch": case.batch, "test_batch": case.test_batch,
            "base_lr": case.base_lr, "seed": seed, "iters": iters, "eval_every": eval_every,
-           "device": device, "code": _run_code_hash()}
+           "device": device, "threads": threads, "code": _run_code_hash()}
     path = cache_dir() / "lenet_run" / f"{config_hash(cfg)}.pkl"
     if path.is_file():
         with open(path, "rb") as fh:
@@ -91,15 +104,27 @@ def train_run(key: str, seed: int, iters: int, eval_every: int, device: str,
 
 def study(seeds: Iterable[int], tier: str, device: str,
           keys: Iterable[str] = tuple(ALL_CASES)) -> dict[str, list[dict[str, np.ndarray]]]:
-    """{case key: [run per seed]} for all cases; seeds run in the outer loop so a partial
-    study always has complete seeds."""
+    """{case key: [run per seed]} for all cases. On the CPU, runs go to `workers` processes
+    of `threads` threads each (LeNet steps are too small for two OpenMP threads to pay off,
+    and on a shared machine a descheduled thread stalls its partner at every barrier);
+    seeds are the outer loop so a partial study always has complete seeds."""
     b = TIERS[tier]
     seeds, keys = list(seeds), list(keys)
-    data = load_mnist(device=device)
+    jobs = [(k, s, b["iters"], b["eval_every"], device, b["threads"])
+            for s in seeds for k in keys]
+    if device == "cpu" and b["workers"] > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(b["workers"], mp_context=ctx) as pool:
+            done = list(pool.map(train_run, *zip(*jobs, strict=True)))
+    else:
+        data = load_mnist(device=device)
+        done = [train_run(*job, data=data) for job in jobs]
     out: dict[str, list] = {k: [] for k in keys}
-    for s in seeds:
-        for k in keys:
-            out[k].append(train_run(k, s, b["iters"], b["eval_every"], device, data))
+    for (k, *_), run in zip(jobs, done, strict=True):
+        out[k].append(run)
     return out
 
 
@@ -113,14 +138,18 @@ def timing(tier: str, device: str) -> dict[str, Any]:
     per repeat) plus the settings it ran with. Cached per code version."""
     b = TIERS[tier]
     cfg = {"tier": tier, "device": device, "reps": b["timing_reps"],
-           "block": b["timing_block"], "warmup": b["timing_warmup"]}
+           "block": b["timing_block"], "warmup": b["timing_warmup"], "threads": b["threads"]}
 
     def compute() -> dict[str, Any]:
         import torch
 
+        previous = torch.get_num_threads()
+        set_threads(b["threads"] if device == "cpu" else 0)
         per_case = interleaved_timing(load_mnist(device=device), CASES, b["timing_reps"],
                                       b["timing_block"], b["timing_warmup"], device)
-        return {"per_case": per_case, "threads": torch.get_num_threads(), **cfg}
+        threads = torch.get_num_threads()
+        torch.set_num_threads(previous)
+        return {"per_case": per_case, **cfg, "threads": threads}
 
     return cached("lenet_timing", cfg, compute)
 
