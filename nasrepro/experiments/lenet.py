@@ -23,8 +23,9 @@ from nasrepro.data.mnist import load_mnist
 from nasrepro.experiments.cache import cached, config_hash
 from nasrepro.files import atomic_write_bytes
 from nasrepro.paths import PACKAGE_DIR, cache_dir
-from nasrepro.train.lenet_loop import Case, interleaved_timing, run_case
+from nasrepro.train.lenet_loop import Case, run_case
 from nasrepro.train.lenet_memory import memory_in_subprocess
+from nasrepro.train.lenet_timing import interleaved_timing
 
 # Table 1 (train batch, test batch, base lr); 1000 iterations each.
 CASES: dict[str, Case] = {
@@ -52,7 +53,7 @@ LR_CASES = ("1", "4", "5", "7", "8")   # batch 64, lr 0.01 .. 0.1 (LENET-2, -3, 
 TIERS: dict[str, dict[str, Any]] = {
     # the paper's full scale (1000 iterations, test every 100) with 3 seeds on the CPU
     "smoke": {"seeds": 3, "iters": 1000, "eval_every": 100, "threads": 1, "workers": 2,
-              "timing_reps": 9, "timing_block": 20, "timing_warmup": 5, "memory_iters": 100},
+              "timing_reps": 11, "timing_block": 20, "timing_warmup": 5, "memory_iters": 100},
     # more seeds and longer timing blocks; meant for a GPU (see docs/lenet.md)
     "full": {"seeds": 10, "iters": 1000, "eval_every": 100, "threads": 0, "workers": 1,
              "timing_reps": 21, "timing_block": 50, "timing_warmup": 20, "memory_iters": 200},
@@ -145,11 +146,11 @@ def timing(tier: str, device: str) -> dict[str, Any]:
 
         previous = torch.get_num_threads()
         set_threads(b["threads"] if device == "cpu" else 0)
-        per_case = interleaved_timing(load_mnist(device=device), CASES, b["timing_reps"],
+        measured = interleaved_timing(load_mnist(device=device), CASES, b["timing_reps"],
                                       b["timing_block"], b["timing_warmup"], device)
         threads = torch.get_num_threads()
         torch.set_num_threads(previous)
-        return {"per_case": per_case, **cfg, "threads": threads}
+        return {**measured, **cfg, "threads": threads}
 
     return cached("lenet_timing", cfg, compute)
 
