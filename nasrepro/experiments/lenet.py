@@ -54,7 +54,7 @@ TIERS: dict[str, dict[str, Any]] = {
     # the paper's full scale (1000 iterations, test every 100) on the CPU; 2 seeds (3 would take
     # ~16 min on 2 quiet cores, see docs/lenet.md)
     "smoke": {"seeds": 2, "iters": 1000, "eval_every": 100, "threads": 1, "workers": 2,
-              "timing_reps": 9, "timing_block": 10, "timing_warmup": 5, "memory_iters": 100},
+              "timing_reps": 25, "timing_block": 10, "timing_warmup": 5, "memory_iters": 100},
     # more seeds and longer timing blocks; meant for a GPU (see docs/lenet.md)
     "full": {"seeds": 10, "iters": 1000, "eval_every": 100, "threads": 0, "workers": 1,
              "timing_reps": 21, "timing_block": 50, "timing_warmup": 20, "memory_iters": 200},

@@ -15,14 +15,16 @@ def test_lenet_2_time_independent_of_lr(claim):
     result = ClaimResult(claim.claim, config=timing_config(claim))
     med = {k: median_time(t, k) for k in LR_CASES}
     per = t["per_case"]
-    # ratios to case 1 within each repeat (same machine state), median over repeats
+    # same-repeat ratios to case 1 (reported); the verdict uses the per-case medians of the
+    # same interleaved run: block-to-block noise here is mostly independent per block, so a
+    # ratio of two blocks is noisier than the two medians
     ratio = {k: float(np.median(per[k] / per["1"])) for k in LR_CASES}
-    spread = max(ratio.values()) / min(ratio.values()) - 1.0
+    spread = max(med.values()) / min(med.values()) - 1.0
     ref = spec.value("relative_spread")
     result.add(Measurement("relative_spread", spread, paper=ref.value, source=ref.source,
                            tolerance=spec.tolerance("relative_spread"), band=None,
-                           detail="max/min - 1 of the same-repeat time ratios to case 1 "
-                                  f"(medians over repeats); device {hardware(claim)}"))
+                           detail="max/min - 1 of the cases' median times (interleaved "
+                                  f"repeats of one run); device {hardware(claim)}"))
     result.table("Time per 100 training iterations at batch 64",
                  ["case", "base lr", "median s/100 it", "ratio to case 1 (same-repeat median)"],
                  [[k, CASES[k].base_lr, round(med[k], 4),
