@@ -18,13 +18,21 @@ def test_lenet_3_memory(claim):
     rss = {k: v["rss_mean_mib"] for k, v in mem.items()}
     tensor = {k: v["tensor_mib"] for k, v in mem.items()}
     lr_rss = [rss[k] for k in exp.LR_CASES]
-    ours = {"rss_ratio_bs128": rss["3"] / rss["1"], "rss_ratio_bs32": rss["2"] / rss["1"],
-            "rss_spread_lr_cases": max(lr_rss) / min(lr_rss) - 1.0}
-    for name, value in ours.items():
+    lr_tensor = [tensor[k] for k in exp.LR_CASES]
+    ours = {"rss_ratio_bs128": (rss["3"] / rss["1"], "process RSS, mean while training"),
+            "rss_ratio_bs32": (rss["2"] / rss["1"], "process RSS, mean while training"),
+            "tensor_spread_lr_cases": (max(lr_tensor) / min(lr_tensor) - 1.0,
+                                       "tensor memory, max/min - 1 over cases 1, 4, 5, 7, 8")}
+    for name, (value, what) in ours.items():
         ref = spec.value(name)
         result.add(Measurement(name, value, paper=ref.value, source=ref.source,
                                tolerance=spec.tolerance(name), band=0.05,
-                               detail=f"process RSS, mean while training; {hardware(claim)}"))
+                               detail=f"{what}; {hardware(claim)}"))
+    result.notes.append(
+        f"RSS spread over the lr cases (information): {max(lr_rss) / min(lr_rss) - 1:.3f}. RSS "
+        "of separate processes jitters by a few % (lr-case spreads of 1.0 % and 3.1 % in two "
+        "probe rounds of this session), as much as the batch effect on RSS itself, so 'depends "
+        "on batch only' is judged on the tensor memory, which resolves it exactly.")
     result.table("Memory per case (each case in a fresh process)",
                  ["case", "batch", "lr", "RSS mean MiB", "RSS max MiB", "RSS before training",
                   "tensor MiB", "RSS / case 1", "tensor / case 1"],
