@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from nasrepro.errors import NasreproError
 
 # Modules that add subcommands: each defines register(subparsers) -> None.
-EXTENSIONS: tuple[str, ...] = ("nasrepro.data.nb201_cli",)
+EXTENSIONS: tuple[str, ...] = ("nasrepro.data.nb201_cli", "nasrepro.data.cli")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

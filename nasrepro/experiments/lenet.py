@@ -1,0 +1,190 @@
+"""LENET paper experiments: Table 1's nine cases (plus two runs for the linear-scaling-rule
+comparison), the interleaved timing run and the per-case memory probes.
+
+One budget table (TIERS). Training runs are cached one per (case, seed) so a long study
+resumes where it stopped and claims sharing runs train them once. Their cache key hashes
+only the sources that determine a run (data, model, loop, schedule), so editing a figure
+or a claim's evaluation does not retrain 33 LeNets; timing and memory use the spine's
+`cached` (keyed by all of nasrepro, as they are cheap).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import pickle
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from nasrepro.data.mnist import load_mnist
+from nasrepro.experiments.cache import cached, config_hash
+from nasrepro.files import atomic_write_bytes
+from nasrepro.paths import PACKAGE_DIR, cache_dir
+from nasrepro.train.lenet_loop import Case, run_case
+from nasrepro.train.lenet_memory import memory_in_subprocess
+from nasrepro.train.lenet_timing import interleaved_timing
+
+# Table 1 (train batch, test batch, base lr); 1000 iterations each.
+CASES: dict[str, Case] = {
+    "1": Case(64, 128, 0.01),
+    "2": Case(32, 64, 0.01),
+    "3": Case(128, 256, 0.01),
+    "4": Case(64, 128, 0.04),
+    "5": Case(64, 128, 0.001),
+    "6": Case(32, 64, 0.02),
+    "7": Case(64, 128, 0.0025),
+    "8": Case(64, 128, 0.1),
+    "9": Case(32, 64, 0.005),
+}
+# LENET-9: doubling the batch from case 1 under each rule (the paper's inverse rule halves
+# the lr, Goyal et al.'s linear scaling rule doubles it). Halving is cases 6 and 9.
+RULE_CASES: dict[str, Case] = {
+    "128@0.005": Case(128, 256, 0.005),
+    "128@0.02": Case(128, 256, 0.02),
+}
+ALL_CASES: dict[str, Case] = {**CASES, **RULE_CASES}
+
+BATCH_CASES = ("2", "1", "3")          # batch 32, 64, 128 at lr 0.01 (LENET-1, -3)
+LR_CASES = ("1", "4", "5", "7", "8")   # batch 64, lr 0.01 .. 0.1 (LENET-2, -3, Fig. 5)
+
+TIERS: dict[str, dict[str, Any]] = {
+    # the paper's full scale (1000 iterations, test every 100) on the CPU; 2 seeds (3 would take
+    # ~16 min on 2 quiet cores, see docs/lenet.md)
+    "smoke": {"seeds": 2, "iters": 1000, "eval_every": 100, "threads": 1, "workers": 2,
+              "timing_reps": 25, "timing_block": 10, "timing_warmup": 5, "memory_iters": 50},
+    # more seeds and longer timing blocks; meant for a GPU (see docs/lenet.md)
+    "full": {"seeds": 10, "iters": 1000, "eval_every": 100, "threads": 0, "workers": 1,
+             "timing_reps": 21, "timing_block": 50, "timing_warmup": 20, "memory_iters": 200},
+}
+
+_RUN_SOURCES = ("data/mnist.py", "models/lenet.py", "train/lenet_loop.py", "train/schedules.py")
+
+
+def _run_code_hash() -> str:
+    h = hashlib.sha256()
+    for rel in _RUN_SOURCES:
+        h.update(rel.encode())
+        h.update((PACKAGE_DIR / rel).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def set_threads(threads: int) -> int:
+    """Use `threads` intra-op CPU threads (0 = leave torch's default); return the count."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def train_run(key: str, seed: int, iters: int, eval_every: int, device: str,
+              threads: int = 0, data=None) -> dict[str, np.ndarray]:
+    """One cached training run of case `key` (Table 1 number or a RULE_CASES name).
+
+    On the CPU the thread count is part of the key: float sums may be ordered differently
+    with another count, and CPU runs must be bit-reproducible."""
+    case = ALL_CASES[key]
+    threads = set_threads(threads) if device == "cpu" else 0
+    cfg = {"case": key, "batch": case.batch, "test_batch": case.test_batch,
+           "base_lr": case.base_lr, "seed": seed, "iters": iters, "eval_every": eval_every,
+           "device": device, "threads": threads, "code": _run_code_hash()}
+    path = cache_dir() / "lenet_run" / f"{config_hash(cfg)}.pkl"
+    if path.is_file():
+        with open(path, "rb") as fh:
+            return pickle.load(fh)  # our own cache file
+    t0 = time.perf_counter()
+    out = run_case(data if data is not None else load_mnist(), case, seed, iters, eval_every,
+                   device)
+    atomic_write_bytes(path, pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
+    print(f"[lenet] case {key} seed {seed}: final test acc {out['test_acc'][-1]:.4f} "
+          f"({time.perf_counter() - t0:.1f} s)", flush=True)
+    return out
+
+
+def study(seeds: Iterable[int], tier: str, device: str,
+          keys: Iterable[str] = tuple(ALL_CASES)) -> dict[str, list[dict[str, np.ndarray]]]:
+    """{case key: [run per seed]} for all cases. On the CPU, runs go to `workers` processes
+    of `threads` threads each (LeNet steps are too small for two OpenMP threads to pay off,
+    and on a shared machine a descheduled thread stalls its partner at every barrier);
+    seeds are the outer loop so a partial study always has complete seeds."""
+    b = TIERS[tier]
+    seeds, keys = list(seeds), list(keys)
+    jobs = [(k, s, b["iters"], b["eval_every"], device, b["threads"])
+            for s in seeds for k in keys]
+    if device == "cpu" and b["workers"] > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(b["workers"], mp_context=ctx) as pool:
+            done = list(pool.map(train_run, *zip(*jobs, strict=True)))
+    else:
+        data = load_mnist(device=device)
+        done = [train_run(*job, data=data) for job in jobs]
+    out: dict[str, list] = {k: [] for k in keys}
+    for (k, *_), run in zip(jobs, done, strict=True):
+        out[k].append(run)
+    return out
+
+
+def curve(runs: list[dict[str, np.ndarray]], field: str) -> np.ndarray:
+    """seeds x checkpoints array of one recorded field."""
+    return np.stack([r[field] for r in runs])
+
+
+def timing(tier: str, device: str) -> dict[str, Any]:
+    """Interleaved timing of all nine cases (seconds per 100 training iterations, one value
+    per repeat) plus the settings it ran with. Cached per code version."""
+    b = TIERS[tier]
+    cfg = {"tier": tier, "device": device, "reps": b["timing_reps"],
+           "block": b["timing_block"], "warmup": b["timing_warmup"], "threads": b["threads"]}
+
+    def compute() -> dict[str, Any]:
+        import torch
+
+        previous = torch.get_num_threads()
+        set_threads(b["threads"] if device == "cpu" else 0)
+        measured = interleaved_timing(load_mnist(device=device), CASES, b["timing_reps"],
+                                      b["timing_block"], b["timing_warmup"], device)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(previous)
+        return {**measured, **cfg, "threads": threads}
+
+    return cached("lenet_timing", cfg, compute)
+
+
+def memory(tier: str, device: str) -> dict[str, dict[str, float]]:
+    """Per-case memory (RSS mean/max, tensor memory), each case in a fresh process."""
+    b = TIERS[tier]
+    keys = sorted(set(BATCH_CASES) | set(LR_CASES))
+    cfg = {"tier": tier, "device": device, "iters": b["memory_iters"], "cases": keys}
+
+    def compute() -> dict[str, dict[str, float]]:
+        # two probes at a time (RSS is per process, so they do not disturb each other)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            res = pool.map(lambda k: memory_in_subprocess(CASES[k], b["memory_iters"], device),
+                           keys)
+            return dict(zip(keys, res, strict=True))
+
+    return cached("lenet_memory", cfg, compute)
+
+
+def main() -> None:
+    """Pre-compute (resumably) the study of a tier: `python -m nasrepro.experiments.lenet`."""
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--tier", default="smoke", choices=tuple(TIERS))
+    p.add_argument("--seeds", type=int, default=None)
+    p.add_argument("--device", default="cpu")
+    a = p.parse_args()
+    t0 = time.perf_counter()
+    study(range(a.seeds or TIERS[a.tier]["seeds"]), a.tier, a.device)
+    print(f"[lenet] study done in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Training LeNet on MNIST the Caffe way, on device-resident tensors.
+
+The whole MNIST lives on the training device as uint8 tensors; a mini-batch is a slice of
+them (Caffe's LMDB data layer reads the training set in stored order and wraps around, no
+shuffling), scaled by 1/256 inside the model. Per step there is no Python data loading and
+no host sync: mini-batch correct counts stay on the device until a block ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nasrepro.data.mnist import MNIST
+from nasrepro.measure.timers import Stopwatch, synchronize
+from nasrepro.models.lenet import CaffeSGD, LeNet
+from nasrepro.train.schedules import caffe_inv_lr
+
+GAMMA, POWER = 0.001, 0.75  # the paper's "inv" policy (Caffe's example uses gamma 1e-4)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the paper's Table 1."""
+
+    batch: int
+    test_batch: int
+    base_lr: float
+
+
+class LeNetTrainer:
+    """One LeNet training run: Caffe SGD with the inv schedule over sequential mini-batches."""
+
+    def __init__(self, data: MNIST, case: Case, seed: int, device: str = "cpu") -> None:
+        self.case, self.device = case, device
+        self.images = data.train_images.to(device)                 # 60000 x 28 x 28 uint8
+        self.labels = data.train_labels.to(device).long()          # 60000
+        self.test_images = data.test_images.to(device)             # 10000 x 28 x 28 uint8
+        self.test_labels = data.test_labels.to(device).long()
+        self.model = LeNet(seed).to(device)
+        self.opt = CaffeSGD(self.model)
+        self.iteration = 0
+        self.correct: list[torch.Tensor] = []  # per-iteration correct counts (on device)
+
+    def batch(self, it: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mini-batch `it`: images [it*B, (it+1)*B) modulo 60000 (Caffe's sequential read)."""
+        n, bs = self.images.shape[0], self.case.batch
+        start = (it * bs) % n
+        if start + bs <= n:
+            return self.images[start:start + bs], self.labels[start:start + bs]
+        idx = torch.arange(start, start + bs, device=self.images.device) % n
+        return self.images[idx], self.labels[idx]
+
+    def train(self, steps: int) -> None:
+        """`steps` SGD iterations; lr(iter) = Caffe inv(base_lr, gamma 0.001, power 0.75)."""
+        for _ in range(steps):
+            x, y = self.batch(self.iteration)
+            logits = self.model(x)
+            F.cross_entropy(logits, y).backward()
+            self.opt.step(caffe_inv_lr(self.iteration, self.case.base_lr, GAMMA, POWER))
+            self.correct.append((logits.detach().argmax(1) == y).sum())
+            self.iteration += 1
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Accuracy on the full 10,000-image test set, in chunks of the case's test batch."""
+        correct = torch.zeros((), dtype=torch.long, device=self.test_images.device)
+        for xs, ys in zip(self.test_images.split(self.case.test_batch),
+                          self.test_labels.split(self.case.test_batch), strict=True):
+            correct += (self.model(xs).argmax(1) == ys).sum()
+        return correct.item() / self.test_images.shape[0]
+
+    def batch_accuracy(self) -> np.ndarray:
+        """Mini-batch training accuracy of every iteration so far (one host sync)."""
+        if not self.correct:
+            return np.zeros(0)
+        return torch.stack(self.correct).cpu().numpy() / self.case.batch
+
+
+def run_case(data: MNIST, case: Case, seed: int, iters: int = 1000, eval_every: int = 100,
+             device: str = "cpu") -> dict[str, np.ndarray]:
+    """Train one case; every `eval_every` iterations record training accuracy (mean of the
+    last `eval_every` mini-batch accuracies), full test accuracy, and the device-synchronised
+    training time of the block (evaluation excluded)."""
+    trainer = LeNetTrainer(data, case, seed, device)
+    sw = Stopwatch(device)
+    test_acc = []
+    for _ in range(iters // eval_every):
+        with sw.measure():
+            trainer.train(eval_every)
+        test_acc.append(trainer.evaluate())
+    batch_acc = trainer.batch_accuracy()
+    return {
+        "iterations": np.arange(eval_every, iters + 1, eval_every),
+        "batch_acc": batch_acc,
+        "train_acc": batch_acc.reshape(-1, eval_every).mean(axis=1),
+        "test_acc": np.asarray(test_acc),
+        "block_seconds": np.asarray(sw.laps),
+    }
+
+
+def interleaved_timing(data: MNIST, cases: dict[str, Case], reps: int, block: int,
+                       warmup: int = 5, device: str = "cpu", seed: int = 0
+                       ) -> dict[str, np.ndarray]:
+    """Training time per 100 iterations of each case, measured round-robin: every repeat
+    times one `block` of iterations of every case (order rotated each repeat), so slow
+    phases of a shared machine hit all cases alike and ratios come from the same run.
+    Returns {case: seconds per 100 iterations, one value per repeat}."""
+    trainers = {k: LeNetTrainer(data, c, seed, device) for k, c in cases.items()}
+    for t in trainers.values():
+        t.train(warmup)
+    synchronize(device)
+    keys = list(trainers)
+    out: dict[str, list[float]] = {k: [] for k in keys}
+    for r in range(reps):
+        for k in keys[r % len(keys):] + keys[:r % len(keys)]:
+            sw = Stopwatch(device)
+            with sw.measure():
+                trainers[k].train(block)
+            out[k].append(sw.total * 100.0 / block)
+    return {k: np.asarray(v) for k, v in out.items()}
+

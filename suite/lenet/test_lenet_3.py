@@ -1,0 +1,52 @@
+"""LENET-3: memory depends on batch size only; batch x2 -> 126 % of case 1, x1/2 -> 84 %."""
+
+import pytest
+from lenet_common import budget, guard_tier, hardware
+
+from nasrepro.claims import ClaimResult, Measurement
+from nasrepro.experiments import lenet as exp
+from nasrepro.report.figures_lenet import fig_memory
+
+
+@pytest.mark.claim("LENET-3")
+def test_lenet_3_memory(claim):
+    guard_tier(claim)
+    mem = exp.memory(claim.tier, claim.device)
+    spec = claim.spec
+    result = ClaimResult(claim.claim, config=claim.config(
+        memory_iters=budget(claim)["memory_iters"]))
+    rss = {k: v["rss_mean_mib"] for k, v in mem.items()}
+    tensor = {k: v["tensor_mib"] for k, v in mem.items()}
+    lr_rss = [rss[k] for k in exp.LR_CASES]
+    lr_tensor = [tensor[k] for k in exp.LR_CASES]
+    ours = {"rss_ratio_bs128": (rss["3"] / rss["1"], "process RSS, mean while training"),
+            "rss_ratio_bs32": (rss["2"] / rss["1"], "process RSS, mean while training"),
+            "tensor_spread_lr_cases": (max(lr_tensor) / min(lr_tensor) - 1.0,
+                                       "tensor memory, max/min - 1 over cases 1, 4, 5, 7, 8")}
+    for name, (value, what) in ours.items():
+        ref = spec.value(name)
+        result.add(Measurement(name, value, paper=ref.value, source=ref.source,
+                               tolerance=spec.tolerance(name), band=0.05,
+                               detail=f"{what}; {hardware(claim)}"))
+    result.notes.append(
+        f"RSS spread over the lr cases (information): {max(lr_rss) / min(lr_rss) - 1:.3f}. RSS "
+        "of separate processes jitters by a few % (lr-case spreads of 1.0 % and 3.1 % in two "
+        "probe rounds of this session), as much as the batch effect on RSS itself, so 'depends "
+        "on batch only' is judged on the tensor memory, which resolves it exactly.")
+    result.table("Memory per case (each case in a fresh process)",
+                 ["case", "batch", "lr", "RSS mean MiB", "RSS max MiB", "RSS before training",
+                  "tensor MiB", "RSS / case 1", "tensor / case 1"],
+                 [[k, exp.CASES[k].batch, exp.CASES[k].base_lr, round(rss[k], 1),
+                   round(mem[k]["rss_max_mib"], 1), round(mem[k]["rss_before_training_mib"], 1),
+                   round(tensor[k], 2), round(rss[k] / rss["1"], 3),
+                   round(tensor[k] / tensor["1"], 3)] for k in sorted(mem, key=int)])
+    result.notes.append(
+        "The paper's 126 % / 84 % are process memory of a Caffe run, so the verdict compares "
+        "them with process RSS (psutil, sampled every 5 iterations while training "
+        f"{budget(claim)['memory_iters']} iterations and after one full test pass; mean). "
+        "RSS includes the framework and the resident dataset, which do not scale with batch. "
+        f"Tensor memory ({mem['1']['tensor_kind']}) is the batch-dependent part: ratios "
+        f"bs128/bs64 = {tensor['3'] / tensor['1']:.3f}, bs32/bs64 = "
+        f"{tensor['2'] / tensor['1']:.3f} (reported, not the paper's quantity).")
+    result.figures.append(fig_memory(mem, hardware(claim), claim.tier))
+    claim.submit(result)

@@ -1,0 +1,36 @@
+"""LENET-4: case 8 (lr 0.1) does not learn: training accuracy stays below 0.1 (chance)."""
+
+import numpy as np
+import pytest
+from lenet_common import study, study_config
+
+from nasrepro.claims import ClaimResult, Measurement
+from nasrepro.experiments.lenet import curve
+from nasrepro.report.figures_lenet import fig_lr_cases
+
+
+@pytest.mark.claim("LENET-4")
+def test_lenet_4_case8_does_not_learn(claim):
+    seeds, runs = study(claim)
+    spec = claim.spec
+    result = ClaimResult(claim.claim, config=study_config(claim, seeds))
+    train = curve(runs["8"], "train_acc")          # seeds x 10 checkpoints
+    test = curve(runs["8"], "test_acc")
+    ref = spec.value("max_train_acc")
+    result.add(Measurement("max_train_acc", train.max(axis=1), paper=ref.value,
+                           source=ref.source, tolerance=spec.tolerance("max_train_acc"),
+                           band=0.01, detail="max over checkpoints 100..1000 of the mean "
+                                             "mini-batch accuracy of the last 100 iterations"))
+    result.table("Case 8 per checkpoint (median over seeds)",
+                 ["iteration", "train acc", "test acc"],
+                 [[int(i), round(float(a), 4), round(float(b), 4)] for i, a, b in
+                  zip(runs["8"][0]["iterations"], np.median(train, 0), np.median(test, 0),
+                      strict=True)])
+    result.notes.append(f"Seeds {seeds}: final training accuracy "
+                        f"{[round(float(v), 4) for v in train[:, -1]]}, final test accuracy "
+                        f"{[round(float(v), 4) for v in test[:, -1]]} (chance = 0.1; the "
+                        "largest MNIST test class is 0.1135). Test accuracy 0.098 = the share of "
+                        "class 0 in the test set, i.e. the net predicts a single class "
+                        "(diverged).")
+    result.figures.append(fig_lr_cases(runs, claim.tier))
+    claim.submit(result)
