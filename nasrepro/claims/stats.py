@@ -72,6 +72,14 @@ def mann_whitney_less(x: Sequence[float], y: Sequence[float]) -> dict[str, float
     return {"u": float(u_less), "effect": float(u_less / (n1 * n2)), "p": float(min(1.0, p))}
 
 
+def mann_whitney_two_sided(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
+    """Two-sided Mann-Whitney test of 'x and y come from the same distribution':
+    p = min(1, 2 * min of the two one-sided p-values); effect = P(X < Y)."""
+    less = mann_whitney_less(x, y)
+    greater = mann_whitney_less(y, x)
+    return {"effect": less["effect"], "p": float(min(1.0, 2.0 * min(less["p"], greater["p"])))}
+
+
 def welch_t_less(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
     """One-sided Welch t-test of H1: mean(x) < mean(y), p from a normal approximation
     of the t distribution with Welch-Satterthwaite dof (accurate for dof >~ 10)."""

@@ -8,6 +8,8 @@ Kinds
 - one_sided:     a one-sided test of the claim's direction passes at level value (= alpha):
                  the measurement supplies the p-value
 - at_most / at_least: ours <= paper + value  /  ours >= paper - value (one-sided bound)
+- no_difference: for "X does not change Y" claims: a two-sided test for a difference at
+                 level value (= alpha) finds none (p > alpha); the measurement supplies p
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 from nasrepro.claims.verdicts import Verdict
 from nasrepro.errors import ConfigError
 
-KINDS = ("absolute", "relative", "std_multiple", "one_sided", "at_most", "at_least")
+KINDS = ("absolute", "relative", "std_multiple", "one_sided", "at_most", "at_least",
+         "no_difference")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class Tolerance:
             return f"one-sided test, α={self.value:g}"
         if self.kind == "at_most":
             return f"≤ paper + {self.value:g}"
+        if self.kind == "no_difference":
+            return f"no difference at α={self.value:g} (two-sided test)"
         return f"≥ paper − {self.value:g}"
 
     def check(self, ours: float, paper: float | None = None, *, std: float | None = None,
@@ -74,6 +79,12 @@ class Tolerance:
                 raise ConfigError("one_sided tolerance needs the test's p_value")
             ok = p_value <= self.value
             return _v(ok), f"p = {p_value:.3g} {'<=' if ok else '>'} α = {self.value:g}"
+        if self.kind == "no_difference":
+            if p_value is None:
+                raise ConfigError("no_difference tolerance needs the test's p_value")
+            ok = p_value > self.value
+            return _v(ok), (f"p = {p_value:.3g} > α = {self.value:g}: no difference found" if ok
+                            else f"p = {p_value:.3g} <= α = {self.value:g}: a difference")
         if paper is None:
             raise ConfigError(f"{self.kind} tolerance needs a paper value")
         diff = ours - paper

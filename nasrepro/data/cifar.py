@@ -198,9 +198,15 @@ def load(split: str = "train", root: Path | None = None, per_class: int | None =
     return Split(imgs, torch.from_numpy(labels.astype(np.int64)))
 
 
-def download(root: Path | None = None) -> Path:
-    """Fetch the official python-version tarball, check its md5, unpack it under the root."""
+def download(root: Path | None = None) -> dict[str, str]:
+    """Fetch the official python-version tarball, check its md5, unpack it under the root;
+    return verify()'s {file: sha256}. Nothing is fetched when either layout already
+    verifies (the same contract as nasrepro.data.mnist.download, used by `nasrepro data`)."""
     root = Path(root) if root is not None else data_root()
+    try:
+        return verify(root)
+    except DataError:
+        pass
     root.mkdir(parents=True, exist_ok=True)
     tar = root / "cifar-10-python.tar.gz"
     if not tar.is_file() or _md5(tar) != TAR_MD5:
@@ -216,5 +222,4 @@ def download(root: Path | None = None) -> Path:
             tf.extractall(root, filter="data")  # refuses links/paths outside root
         except TypeError:  # Python without extraction filters (< 3.10.12 / 3.11.4)
             tf.extractall(root)  # md5-verified official tarball
-    verify(root)
-    return root / PY_DIR
+    return verify(root)

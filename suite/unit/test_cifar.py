@@ -142,3 +142,22 @@ def test_augment_is_seeded_and_pads_black():
     # black images stay black wherever they were shifted (padding is black, not zero)
     plain = augment(x, torch.Generator().manual_seed(3))
     assert torch.equal(plain, normalize(x))
+
+
+def test_download_is_a_no_op_returning_checksums_when_data_verifies(monkeypatch):
+    # regression: download() returned a Path (the data CLI expects {file: sha256}) and would
+    # have fetched the tarball even with verified .npy data present
+    import urllib.request
+
+    from nasrepro.data import cifar
+    from nasrepro.paths import data_root
+
+    if not (data_root() / "cifar10" / "train_images.npy").is_file():
+        pytest.skip("CIFAR-10 .npy data not under $NASREPRO_DATA")
+
+    def no_network(*a, **k):
+        raise AssertionError("download() tried the network although the data verifies")
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", no_network)
+    out = cifar.download()
+    assert isinstance(out, dict) and any(k.endswith("train_images.npy") for k in out)

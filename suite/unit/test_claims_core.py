@@ -162,3 +162,18 @@ def test_nan_refused_in_records(tmp_path):
     with pytest.raises(ValueError):
         atomic_write_json(tmp_path / "x.json", {"v": math.nan})
     assert list(tmp_path.iterdir()) == []  # no half-written or temp file left
+
+
+def test_no_difference_tolerance_reproduces_only_without_a_difference():
+    tol = Tolerance("no_difference", 0.01, "r")
+    assert tol.check(0.91, 1.0, p_value=0.3)[0] is Verdict.REPRODUCED
+    assert tol.check(0.91, 1.0, p_value=1e-4)[0] is Verdict.NOT_REPRODUCED
+    with pytest.raises(ConfigError):
+        tol.check(0.91, 1.0)
+
+
+def test_mann_whitney_two_sided_symmetric():
+    x, y = [1, 2, 3, 4, 6, 7], [5, 8, 9, 10, 11, 12]
+    a, b = stats.mann_whitney_two_sided(x, y), stats.mann_whitney_two_sided(y, x)
+    assert a["p"] == pytest.approx(b["p"]) and a["p"] == pytest.approx(
+        2 * stats.mann_whitney_less(x, y)["p"])
