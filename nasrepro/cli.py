@@ -91,23 +91,33 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_command(storage: str, *, save: bool, compare: bool, threshold: int) -> list[str]:
+    """The pytest-benchmark command of `nasrepro bench` (storage = this machine's folder)."""
+    from nasrepro.paths import repo_root
+
+    cmd = [sys.executable, "-m", "pytest", str(repo_root() / "suite" / "bench"),
+           "--benchmark-enable", "--benchmark-only", f"--benchmark-storage=file://{storage}",
+           "-p", "no:cacheprovider", "--benchmark-columns=min,median,iqr,ops,rounds"]
+    if save:
+        cmd.append("--benchmark-save=baseline")
+    elif compare:
+        # pytest-benchmark accepts whole percentages only (median:25%, not median:25.0%)
+        cmd += ["--benchmark-compare", f"--benchmark-compare-fail=median:{int(threshold)}%"]
+    return cmd
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from nasrepro.measure.environment import machine_id
     from nasrepro.paths import reference_dir, repo_root
 
     mid = machine_id()
     storage = reference_dir() / "benchmarks" / mid
-    cmd = [sys.executable, "-m", "pytest", str(repo_root() / "suite" / "bench"),
-           "--benchmark-enable", "--benchmark-only", f"--benchmark-storage=file://{storage}",
-           "-p", "no:cacheprovider", "--benchmark-columns=min,median,iqr,ops,rounds"]
     has_baseline = storage.is_dir() and any(storage.rglob("*.json"))
-    if args.save:
-        cmd.append("--benchmark-save=baseline")
-    elif has_baseline:
-        cmd += ["--benchmark-compare", f"--benchmark-compare-fail=median:{args.threshold}%"]
-    else:
+    if not has_baseline and not args.save:
         print(f"no speed baseline for machine {mid} under {storage}: running without a "
               "gate. Record one with `nasrepro bench --save` (then commit it).", flush=True)
+    cmd = bench_command(str(storage), save=args.save, compare=has_baseline,
+                        threshold=args.threshold)
     print("+", " ".join(cmd), flush=True)
     return subprocess.call(cmd + list(args.pytest_args), cwd=repo_root())
 
@@ -162,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("bench", help="pytest-benchmark speed gates against this machine's "
                                       "stored baseline")
     sp.add_argument("--save", action="store_true", help="record this machine's baseline")
-    sp.add_argument("--threshold", type=float, default=25.0,
+    sp.add_argument("--threshold", type=int, default=25,
                     help="fail when a median is this many percent slower (default 25)")
     sp.add_argument("pytest_args", nargs="*")
     sp.set_defaults(func=_cmd_bench)
