@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from nasrepro.data.mnist import MNIST
-from nasrepro.measure.timers import Stopwatch, synchronize
+from nasrepro.measure.timers import Stopwatch
 from nasrepro.models.lenet import CaffeSGD, LeNet
 from nasrepro.train.schedules import caffe_inv_lr
 
@@ -100,26 +100,3 @@ def run_case(data: MNIST, case: Case, seed: int, iters: int = 1000, eval_every: 
         "test_acc": np.asarray(test_acc),
         "block_seconds": np.asarray(sw.laps),
     }
-
-
-def interleaved_timing(data: MNIST, cases: dict[str, Case], reps: int, block: int,
-                       warmup: int = 5, device: str = "cpu", seed: int = 0
-                       ) -> dict[str, np.ndarray]:
-    """Training time per 100 iterations of each case, measured round-robin: every repeat
-    times one `block` of iterations of every case (order rotated each repeat), so slow
-    phases of a shared machine hit all cases alike and ratios come from the same run.
-    Returns {case: seconds per 100 iterations, one value per repeat}."""
-    trainers = {k: LeNetTrainer(data, c, seed, device) for k, c in cases.items()}
-    for t in trainers.values():
-        t.train(warmup)
-    synchronize(device)
-    keys = list(trainers)
-    out: dict[str, list[float]] = {k: [] for k in keys}
-    for r in range(reps):
-        for k in keys[r % len(keys):] + keys[:r % len(keys)]:
-            sw = Stopwatch(device)
-            with sw.measure():
-                trainers[k].train(block)
-            out[k].append(sw.total * 100.0 / block)
-    return {k: np.asarray(v) for k, v in out.items()}
-
