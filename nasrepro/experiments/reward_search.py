@@ -328,3 +328,25 @@ def group_metrics(res: dict[str, Any], cfg: dict[str, Any], reward: str, source:
             "acc_rise": acc_b[:, -1] - acc_b[:, 0],
             "first_block_below": lat_b[:, 0] <= target,
             **{f"count/{k}": v for k, v in feasible_counts(g["acc"], g["lat"], target).items()}}
+
+
+@dataclass
+class PrimarySearch:
+    """The REWARD-4/5 search on the primary latency source, as both claims read it."""
+
+    cfg: dict[str, Any]
+    res: dict[str, Any]
+    source: str
+    target: float
+    where: str  # "source, T = ..." note shown next to every number
+    metrics: dict[str, dict[str, np.ndarray]]  # reward -> group_metrics
+
+
+def primary_search(tier: str, seeds: int, device: str = "cpu") -> PrimarySearch:
+    """Run (or load from cache) the tier's search and derive the per-reward metrics on
+    PRIMARY_SOURCE: the one context REWARD-4 and REWARD-5 share."""
+    cfg, res = search_results(tier, seeds=seeds, device=device)
+    src = PRIMARY_SOURCE
+    target = res["targets"][src]
+    return PrimarySearch(cfg, res, src, target, paper_target_note(src, target),
+                         {r: group_metrics(res, cfg, r, src) for r in cfg["rewards"]})

@@ -24,15 +24,11 @@ def _fmt(stats: dict) -> str:
 
 @pytest.mark.claim("REWARD-4")
 def test_reward_4_settling(claim):
-    tier = rs.TIERS[claim.tier]
-    cfg, res = rs.search_results(claim.tier, seeds=len(claim.seeds(tier["seeds"])),
-                                 device=claim.device)
+    s = rs.primary_search(claim.tier, len(claim.seeds(rs.TIERS[claim.tier]["seeds"])),
+                          claim.device)
+    cfg, res, src, where, mets = s.cfg, s.res, s.source, s.where, s.metrics
     spec = claim.spec
-    src = rs.PRIMARY_SOURCE
-    target = res["targets"][src]
-    where = rs.paper_target_note(src, target)
     result = ClaimResult(claim.claim, config=claim.config(**cfg))
-    mets = {r: rs.group_metrics(res, cfg, r, src) for r in cfg["rewards"]}
     m, p = mets["mnasnet"], mets["proposed"]
     code = rs.censored_code(cfg)
 

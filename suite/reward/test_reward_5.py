@@ -13,15 +13,11 @@ from nasrepro.report.figures_reward import fig6_heatmaps
 
 @pytest.mark.claim("REWARD-5")
 def test_reward_5_feasible_counts(claim):
-    tier = rs.TIERS[claim.tier]
-    cfg, res = rs.search_results(claim.tier, seeds=len(claim.seeds(tier["seeds"])),
-                                 device=claim.device)
+    s = rs.primary_search(claim.tier, len(claim.seeds(rs.TIERS[claim.tier]["seeds"])),
+                          claim.device)
+    cfg, res, src, where, mets = s.cfg, s.res, s.source, s.where, s.metrics
     spec = claim.spec
-    src = rs.PRIMARY_SOURCE
-    target = res["targets"][src]
-    where = rs.paper_target_note(src, target)
     result = ClaimResult(claim.claim, config=claim.config(**cfg))
-    mets = {r: rs.group_metrics(res, cfg, r, src) for r in cfg["rewards"]}
     tol = spec.tolerance("count")
     for b in ("50-60", "60-70"):
         for r in ("mnasnet", "proposed"):
