@@ -92,10 +92,10 @@ class _RecordingContext(ClaimContext):
     def submit(self, result):  # type: ignore[override]
         record, comparison = super().submit(result)
         self.records.append(record)
-        if not comparison.ok and comparison.status != "accepted":
+        if not comparison.ok:
             pytest.fail(f"{self.claim} [{self.tier}] verdict {record['verdict']}; baseline "
-                        f"{comparison.status}:\n  " + "\n  ".join(comparison.problems),
-                        pytrace=False)
+                        f"{comparison.status} ({comparison.baseline_file}):\n  "
+                        + "\n  ".join(comparison.problems), pytrace=False)
         return record, comparison
 
     def skip_not_run(self, reason: str, config=None) -> None:
@@ -111,8 +111,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     tr = terminalreporter
     tr.section("nasrepro verdicts")
     for r in records:
+        base = r["baseline"]
         tr.write_line(f"{r['claim']:<10} [{r['tier']}] {r['verdict']:<15} "
-                      f"baseline: {r['baseline']['status']}")
+                      f"baseline: {base['status']}")
+        for line in base.get("info", []):
+            tr.write_line(f"{'':<10}   {line}")
     try:
         from nasrepro.report.markdown import write_report
 

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from nasrepro.errors import NasreproError
 
 # Modules that add subcommands: each defines register(subparsers) -> None.
-EXTENSIONS: tuple[str, ...] = ("nasrepro.data.nb201_cli", "nasrepro.data.cli")
+EXTENSIONS: tuple[str, ...] = ("nasrepro.data.nb201_cli", "nasrepro.data.cli",
+                               "nasrepro.claims.baseline_cli", "nasrepro.mutants")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -74,23 +75,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_baseline(args: argparse.Namespace) -> int:
-    from nasrepro.claims import baselines
-    from nasrepro.claims.references import claim_spec
-
-    if args.action == "accept":
-        for cid in args.claims:
-            claim_spec(cid)  # validates the ID
-            print(f"accepted {cid} [{args.tier}] -> "
-                  f"{baselines.accept_from_results(cid, args.tier)}")
-        return 0
-    for cid in args.claims:
-        b = baselines.load_baseline(args.tier, claim_spec(cid).id)
-        print(f"{cid} [{args.tier}]: " + (f"{b['verdict']} (git {b['env']['git_sha'][:12]})"
-                                          if b else "no accepted baseline"))
-    return 0
-
-
 def bench_command(storage: str, *, save: bool, compare: bool, threshold: int) -> list[str]:
     """The pytest-benchmark command of `nasrepro bench` (storage = this machine's folder)."""
     from nasrepro.paths import repo_root
@@ -123,8 +107,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
-    """Default tier (all tests), then the speed gates, then the report; the exit code is
-    the worst of the steps, and the report is written whatever happened."""
+    """Default tier (all tests), the speed gates, the mutation run, then the report; the
+    exit code is the worst of the steps, and the report is written whatever happened."""
     from nasrepro.paths import repo_root
     from nasrepro.report.markdown import write_report
 
@@ -132,6 +116,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
         "default tier": [sys.executable, "-m", "pytest", str(repo_root() / "suite"),
                          "-p", "no:cacheprovider"],
         "speed gates": [sys.executable, "-m", "nasrepro.cli", "bench"],
+        "mutants": [sys.executable, "-m", "nasrepro.cli", "mutants"],
     }
     codes = {}
     for name, cmd in steps.items():
@@ -162,12 +147,6 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("report", help="render reports/REPORT.md from the records")
     sp.add_argument("--tier", default=None, choices=("smoke", "full"))
     sp.set_defaults(func=_cmd_report)
-
-    sp = sub.add_parser("baseline", help="accept or show accepted baselines")
-    sp.add_argument("action", choices=("accept", "show"))
-    sp.add_argument("claims", nargs="+", metavar="CLAIM")
-    sp.add_argument("--tier", default="smoke", choices=("smoke", "full"))
-    sp.set_defaults(func=_cmd_baseline)
 
     sp = sub.add_parser("bench", help="pytest-benchmark speed gates against this machine's "
                                       "stored baseline")

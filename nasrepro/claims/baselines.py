@@ -1,12 +1,27 @@
-"""Accepted baselines: our own earlier run of a claim, per tier, compared on every run.
+"""Accepted baselines: the distribution of our own earlier runs of a claim, and the rule that
+says whether a new run moved.
 
-A baseline changes only by an explicit accept (`pytest --accept-baselines` or
-`nasrepro baseline accept CLAIM`). A changed verdict or a measurement outside its band
-is news a reviewer must see, never absorbed silently.
+What a baseline is keyed by (the regression gate's first question):
+- hardware-independent claims (reward tables, NB201 look-ups and searches) keep one baseline
+  per tier, `baselines/<tier>/<CLAIM>.json`, and must match on every machine;
+- hardware-dependent claims (times, memory, CPU training numerics) keep one per machine class
+  (`nasrepro.measure.environment.machine_class`: CPU capability, cores, torch version, GPU),
+  `baselines/<tier>/<class>/<CLAIM>.json`. On a class with none the claim is judged and
+  recorded, and the gate says "no baseline for machine class X" with the command that
+  records one; it does not fail.
+
+What a baseline holds: the config it ran, and one entry per accepted run (`runs`: seeds x
+CPU code-path variants x repeats, pooled by `nasrepro baseline record`), each with its
+verdict and every measurement's value (per-seed list or scalar). The comparison rule
+(RULE below) is statistical and written into every baseline file.
+
+A baseline changes only by an explicit accept; a config that changed in code, a verdict that
+changed, or a measurement that left its band is news a reviewer must see.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,80 +30,348 @@ from nasrepro.errors import ConfigError
 from nasrepro.files import atomic_write_json, read_json
 from nasrepro.paths import reference_dir
 
-# record fields that are not part of an accepted baseline's identity
-_VOLATILE = ("finished_at", "duration_s")
+SCHEMA = 2
+ALPHA = 0.01  # significance level of the rank test that confirms a move (asv-style)
+RULE = (
+    "A measurement has moved when its central value (median over seeds) lies outside "
+    "[min, max] of the accepted runs' central values widened by the measurement's band (the "
+    "smallest change that matters, with its rationale at the claim), AND, when the sample "
+    "sizes let a two-sided Mann-Whitney test reach its level at all (2 / C(n+m, n) <= "
+    f"{ALPHA}), that test of the new per-seed values against the accepted runs' pooled values "
+    f"finds a difference at alpha {ALPHA} (asv's rule: larger than the noise floor and "
+    "significant; with fewer values the range decides alone). The accepted runs span the "
+    "seeds and the CPU code paths recorded for the class, so the band grows only with "
+    "measured spread. The verdict must equal the accepted one when all accepted runs agree; "
+    "when they disagree the verdict is hardware-dependent (on a knife edge) and is reported, "
+    "not gated."
+)
+
+# Statuses of a comparison and whether the test passes with it.
+OK_STATUSES = ("match", "no-baseline-for-class", "not-compared", "accepted")
+STATUSES = (*OK_STATUSES, "changed", "config-changed", "missing", "invalid")
 
 
-def baseline_path(tier: str, claim: str) -> Path:
-    return reference_dir() / "baselines" / tier / f"{claim}.json"
+class BaselineError(ConfigError):
+    """An accepted baseline file that cannot be used (empty, partial, malformed)."""
 
 
-def load_baseline(tier: str, claim: str) -> dict[str, Any] | None:
-    path = baseline_path(tier, claim)
-    return read_json(path) if path.is_file() else None
+# ----------------------------------------------------------------------------- where
 
 
-def accept(record: dict[str, Any]) -> Path:
-    """Store a record as the accepted baseline of its tier and claim."""
-    base = {k: v for k, v in record.items() if k not in _VOLATILE}
-    path = baseline_path(record["tier"], record["claim"])
+def baseline_path(tier: str, claim: str, machine_class: str | None = None) -> Path:
+    """baselines/<tier>/<CLAIM>.json, or baselines/<tier>/<class>/<CLAIM>.json."""
+    base = reference_dir() / "baselines" / tier
+    return (base / machine_class / f"{claim}.json") if machine_class else base / f"{claim}.json"
+
+
+def baseline_key(record: dict[str, Any]) -> str | None:
+    """The machine class a record's baseline is keyed by (None: hardware-independent)."""
+    if record.get("hardware", "independent") == "independent":
+        return None
+    return record["env"]["machine_class"]
+
+
+def path_for(record: dict[str, Any]) -> Path:
+    """Where the baseline that a record is compared with lives."""
+    return baseline_path(record["tier"], record["claim"], baseline_key(record))
+
+
+# ----------------------------------------------------------------------------- load
+
+
+def validate(base: Any, path: Path) -> dict[str, Any]:
+    """Check a baseline's schema; a bad one stops the claim with one line naming file + fix."""
+    fix = (f"restore it (`git checkout -- {path}`) or record it anew (`nasrepro baseline "
+           "record --claim CLAIM`)")
+
+    def bad(what: str) -> BaselineError:
+        return BaselineError(f"{path}: not a usable baseline ({what}); {fix}")
+
+    if not isinstance(base, dict) or not base:
+        raise bad("empty or not an object")
+    if base.get("schema") != SCHEMA:
+        raise bad(f"schema {base.get('schema')!r}, expected {SCHEMA}")
+    for key, kind in (("claim", str), ("tier", str), ("config", dict), ("runs", list),
+                      ("measurements", list)):
+        if not isinstance(base.get(key), kind):
+            raise bad(f"field {key!r} missing or not a {kind.__name__}")
+    if not base["runs"]:
+        raise bad("no accepted runs")
+    names = []
+    for m in base["measurements"]:
+        if not isinstance(m, dict) or not isinstance(m.get("name"), str) or "band" not in m:
+            raise bad(f"measurement entry {m!r} lacks name/band")
+        names.append(m["name"])
+    for i, run in enumerate(base["runs"]):
+        if not isinstance(run, dict) or not isinstance(run.get("verdict"), str) \
+                or not isinstance(run.get("values"), dict):
+            raise bad(f"run {i} lacks verdict/values")
+        missing = [n for n in names if n not in run["values"]]
+        if missing:
+            raise bad(f"run {i} lacks values of {missing[:3]}")
+    return base
+
+
+def load_baseline(tier: str, claim: str, machine_class: str | None = None
+                  ) -> dict[str, Any] | None:
+    """The validated baseline, or None when there is no file."""
+    path = baseline_path(tier, claim, machine_class)
+    if not path.exists():
+        return None
+    if path.is_dir():
+        raise BaselineError(f"{path}: a folder where a baseline file belongs; remove it")
+    return validate(read_json(path), path)
+
+
+def load_for(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The baseline a record is compared with (its class's, for hardware-dependent claims)."""
+    return load_baseline(record["tier"], record["claim"], baseline_key(record))
+
+
+# ----------------------------------------------------------------------------- accept
+
+
+def _run_entry(record: dict[str, Any]) -> dict[str, Any]:
+    env = record.get("env", {})
+    return {
+        "verdict": record["verdict"],
+        "variant": _variant_name(env.get("code_path_env", {})),
+        "cpu_model": env.get("cpu_model"),
+        "device_name": env.get("device_name"),
+        "git_sha": env.get("git_sha"),
+        "finished_at": record.get("finished_at"),
+        "values": {m["name"]: m["ours"] for m in record.get("measurements", [])},
+    }
+
+
+def _variant_name(code_path_env: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(code_path_env.items())) or "native"
+
+
+def build_baseline(records: list[dict[str, Any]], *, force: bool = False) -> dict[str, Any]:
+    """Pool records of one claim, tier, config (and machine class) into a baseline."""
+    if not records:
+        raise ConfigError("no records to accept")
+    first = records[0]
+    claim, tier = first["claim"], first["tier"]
+    for r in records:
+        if r.get("verdict") == "NOT RUN":
+            raise ConfigError(f"{claim}: a NOT RUN record cannot be a baseline "
+                              f"({r.get('not_run_reason', '')})")
+        if (r["claim"], r["tier"]) != (claim, tier):
+            raise ConfigError(f"cannot pool {r['claim']} [{r['tier']}] with {claim} [{tier}]")
+        if r.get("overrides") and not force:
+            raise ConfigError(
+                f"{claim}: the record was made with user overrides {r['overrides']} (not the "
+                "tier's configuration); a baseline of it would switch the regression check "
+                "off for normal runs. Rerun without them, or pass --force")
+        diffs = config_diff(first["config"], r["config"])
+        if diffs:
+            raise ConfigError(f"{claim}: records ran different configs ({'; '.join(diffs)})")
+        if baseline_key(r) != baseline_key(first):
+            raise ConfigError(f"{claim}: records of machine classes {baseline_key(first)} and "
+                              f"{baseline_key(r)} cannot be pooled")
+        names = [m["name"] for m in r.get("measurements", [])]
+        if names != [m["name"] for m in first.get("measurements", [])]:
+            raise ConfigError(f"{claim}: records measured different quantities")
+    return {
+        "schema": SCHEMA,
+        "claim": claim,
+        "tier": tier,
+        "paper": first.get("paper"),
+        "hardware": first.get("hardware", "independent"),
+        "machine_class": baseline_key(first),
+        "config": first["config"],
+        "config_hash": first.get("config_hash"),
+        "rule": RULE,
+        "measurements": [{"name": m["name"], "band": m.get("band"), "unit": m.get("unit", ""),
+                          "paper": m.get("paper")} for m in first.get("measurements", [])],
+        "runs": [_run_entry(r) for r in records],
+    }
+
+
+def accept(record: dict[str, Any] | list[dict[str, Any]], *, force: bool = False,
+           add: bool = False) -> Path:
+    """Store one record (or several, pooled) as the accepted baseline of its claim; `add`
+    pools them with the runs already accepted."""
+    records = record if isinstance(record, list) else [record]
+    base = build_baseline(records, force=force)
+    path = path_for(records[0])
+    if add:
+        old = load_for(records[0])
+        if old is not None:
+            diffs = config_diff(old["config"], base["config"])
+            if diffs:
+                raise ConfigError(f"{base['claim']}: cannot add runs of another config to the "
+                                  f"accepted one ({'; '.join(diffs)})")
+            base["runs"] = old["runs"] + base["runs"]
     atomic_write_json(path, base)
     return path
 
 
-def accept_from_results(claim: str, tier: str) -> Path:
-    """Accept the latest record in reports/results/<tier> (the CLI's `baseline accept`)."""
+def accept_from_results(claim: str, tier: str, *, force: bool = False,
+                        reports: list[Path] | None = None, add: bool = False) -> Path:
+    """Accept the latest record(s) of a claim (the CLI's `baseline accept`): from this
+    checkout's reports, or pooled from several reports folders."""
     from nasrepro.claims.records import record_path
 
-    src = record_path(tier, claim)
-    if not src.is_file():
-        raise ConfigError(f"no record for {claim} in tier {tier} at {src}; run the claim "
-                          f"first (nasrepro run --tier {tier} --claim {claim})")
-    return accept(read_json(src))
+    sources = [Path(r) / "results" / tier / f"{claim}.json" for r in reports] if reports \
+        else [record_path(tier, claim)]
+    records = []
+    for src in sources:
+        if not src.is_file():
+            raise ConfigError(f"no record for {claim} in tier {tier} at {src}; run the claim "
+                              f"first (nasrepro run --tier {tier} --claim {claim})")
+        records.append(read_json(src))
+    return accept(records, force=force, add=add)
+
+
+# ----------------------------------------------------------------------------- compare
 
 
 @dataclass
 class Comparison:
     """Outcome of comparing a record with its accepted baseline."""
 
-    status: str  # match | changed | missing | not-applicable
+    status: str
     problems: list[str] = field(default_factory=list)
+    info: list[str] = field(default_factory=list)
+    baseline_file: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.status in ("match", "not-applicable")
+        return self.status in OK_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "problems": self.problems}
+        return {"status": self.status, "problems": self.problems, "info": self.info,
+                "baseline_file": self.baseline_file}
 
 
-def compare(record: dict[str, Any], baseline: dict[str, Any] | None) -> Comparison:
-    """Verdict must be equal; each banded measurement's center within its band."""
+def _flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(cfg, dict):
+        out: dict[str, Any] = {}
+        for k, v in cfg.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(cfg, (list, tuple)):
+        return {prefix: list(cfg)}
+    return {prefix: cfg}
+
+
+def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """'key: old -> new' for every flattened key that differs (added/removed keys too)."""
+    a, b = _flatten(old), _flatten(new)
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k, "<absent>"), b.get(k, "<absent>")
+        if va != vb:
+            out.append(f"{k}: {va!r} -> {vb!r}")
+    return out
+
+
+def _center(value: Any) -> float | None:
+    import numpy as np
+
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    arr = [float(v) for v in value]
+    return float(np.median(arr)) if arr else None
+
+
+def _samples(value: Any) -> list[float]:
+    if value is None:
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    return [float(v) for v in value]
+
+
+def rank_test_can_confirm(n: int, m: int) -> bool:
+    """Whether a two-sided rank test of n vs m values can reach ALPHA at all: its smallest
+    possible p is 2 / C(n+m, n) (complete separation), e.g. 0.024 for 3 vs 6 values."""
+    return n >= 1 and m >= 1 and 2.0 / math.comb(n + m, n) <= ALPHA
+
+
+def measurement_moved(name: str, new: Any, accepted: list[Any], band: float
+                      ) -> tuple[bool, str]:
+    """Apply RULE to one measurement: (moved?, one-line explanation)."""
+    c = _center(new)
+    centers = [x for x in (_center(v) for v in accepted) if x is not None]
+    if c is None or not centers or not math.isfinite(c):
+        return False, ""
+    lo, hi = min(centers) - band, max(centers) + band
+    if lo <= c <= hi:
+        return False, ""
+    rng = (f"{min(centers):.6g}" if min(centers) == max(centers)
+           else f"[{min(centers):.6g}, {max(centers):.6g}]")
+    what = (f"{name}: {c:.6g} left the accepted {rng} ± {band:.3g} "
+            f"({len(centers)} accepted run(s))")
+    new_s = _samples(new)
+    pooled = [x for v in accepted for x in _samples(v)]
+    if rank_test_can_confirm(len(new_s), len(pooled)):
+        from nasrepro.claims.stats import mann_whitney_two_sided
+
+        p = mann_whitney_two_sided(new_s, pooled)["p"]
+        if p > ALPHA:
+            return False, (f"{what}, but a rank test of {len(new_s)} vs {len(pooled)} values "
+                           f"finds no difference (p = {p:.3g} > {ALPHA}): noise, not gated")
+        what += f"; rank test p = {p:.3g}"
+    return True, what
+
+
+def compare(record: dict[str, Any], baseline: dict[str, Any] | None,
+            *, path: Path | None = None) -> Comparison:
+    """Judge a record against its accepted baseline (see RULE and the module docstring)."""
+    claim, tier = record["claim"], record["tier"]
+    where = str(path or path_for(record))
+    key = baseline_key(record)
+    if record.get("overrides"):
+        return Comparison("not-compared", [], [
+            f"run with user overrides {record['overrides']}: the accepted configuration did "
+            "not run, so there is nothing to compare with"], where)
     if baseline is None:
+        cmd = f"nasrepro baseline record --tier {tier} --claim {claim}"
+        if key is not None:
+            return Comparison("no-baseline-for-class", [], [
+                f"no baseline for machine class {key}: this hardware-dependent claim was "
+                f"judged but not regression-checked; record one with `{cmd}`"], where)
         return Comparison("missing", [
-            f"no accepted {record['tier']} baseline for {record['claim']}: review the record, "
-            f"then accept it with `nasrepro baseline accept {record['claim']} --tier "
-            f"{record['tier']}` or `pytest --accept-baselines`"])
-    if baseline.get("config_hash") != record.get("config_hash"):
-        return Comparison("not-applicable", [
-            "the accepted baseline was run with another configuration (seeds, device or "
-            "budget differ): regression check skipped"])
-    problems = []
-    if baseline["verdict"] != record["verdict"]:
-        problems.append(f"verdict changed: accepted {baseline['verdict']}, "
-                        f"now {record['verdict']}")
-    base_m = {m["name"]: m for m in baseline.get("measurements", [])}
+            f"no accepted {tier} baseline for {claim} at {where}: review the record, then "
+            f"record one with `{cmd}`"], [], where)
+    dev_then, dev_now = baseline["config"].get("device"), record["config"].get("device")
+    if dev_then != dev_now:
+        return Comparison("not-compared", [], [
+            f"accepted on device {dev_then}, this run on {dev_now} (--device): a baseline of "
+            "one device says nothing about the other"], where)
+    diffs = config_diff(baseline["config"], record["config"])
+    if diffs:
+        return Comparison("config-changed", [
+            f"configuration differs from the accepted one: {'; '.join(diffs)}; review and "
+            f"accept (`{'nasrepro baseline record --tier ' + tier + ' --claim ' + claim}`)"],
+            [], where)
+    problems, info = [], []
+    verdicts = sorted({r["verdict"] for r in baseline["runs"]})
+    if len(verdicts) == 1:
+        if verdicts[0] != record["verdict"]:
+            problems.append(f"verdict changed: accepted {verdicts[0]}, now {record['verdict']}")
+    else:
+        counts = ", ".join(f"{v}: {sum(r['verdict'] == v for r in baseline['runs'])}"
+                           for v in verdicts)
+        info.append(f"verdict is hardware-dependent: the accepted runs disagree ({counts}); "
+                    f"this run: {record['verdict']} (reported, not gated)")
+    base_m = {m["name"]: m for m in baseline["measurements"]}
     for m in record.get("measurements", []):
         b = base_m.get(m["name"])
         if b is None:
             problems.append(f"measurement {m['name']!r} is new (not in the baseline)")
             continue
-        if m.get("band") is None or m["center"] is None or b["center"] is None:
+        if b.get("band") is None or m.get("ours") is None:
             continue
-        if abs(m["center"] - b["center"]) > m["band"]:
-            problems.append(f"{m['name']}: {m['center']:.6g} left the baseline band "
-                            f"{b['center']:.6g} ± {m['band']:.3g}")
+        accepted = [r["values"][m["name"]] for r in baseline["runs"]]
+        moved, why = measurement_moved(m["name"], m["ours"], accepted, float(b["band"]))
+        (problems if moved else info).extend([why] if why else [])
     missing = set(base_m) - {m["name"] for m in record.get("measurements", [])}
     problems.extend(f"measurement {n!r} disappeared" for n in sorted(missing))
-    return Comparison("changed" if problems else "match", problems)
-
+    return Comparison("changed" if problems else "match", problems, info, where)

@@ -2,6 +2,8 @@
 
 One JSON file per paper:
   {"paper": "REWARD", "title": ..., "citation": ...,
+   "hardware": "independent" | "dependent"   (default of the paper's claims; a claim may
+                                              override it: dependent = per machine class),
    "claims": {"REWARD-1": {"statement", "interpretation", "tiers": {"smoke": .., "full": ..},
                           "test": "suite/reward/test_reward_1.py",
                           "tolerances": {"name": {kind, value, rationale}},
@@ -42,6 +44,7 @@ class ClaimSpec:
     test: str = ""
     values: dict[str, PaperValue] = field(default_factory=dict)
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
+    hardware: str = "independent"  # "dependent": baselines per machine class (see baselines)
 
     def value(self, key: str) -> PaperValue:
         """A paper number by key; a clear error if the reference file lacks it."""
@@ -80,6 +83,7 @@ def _parse_paper(path: Path) -> Paper:
     raw = read_json(path)
     try:
         pid = raw["paper"]
+        default_hw = raw.get("hardware", "independent")
         claims = {}
         for cid, c in raw["claims"].items():
             values = {k: PaperValue(k, float(v["value"]), v["source"])
@@ -88,7 +92,10 @@ def _parse_paper(path: Path) -> Paper:
             claims[cid] = ClaimSpec(
                 id=cid, paper=pid, statement=c["statement"],
                 interpretation=c.get("interpretation", ""), tiers=c.get("tiers", {}),
-                test=c.get("test", ""), values=values, tolerances=tols)
+                test=c.get("test", ""), values=values, tolerances=tols,
+                hardware=c.get("hardware", default_hw))
+            if claims[cid].hardware not in ("independent", "dependent"):
+                raise ValueError(f"{cid}: hardware must be 'independent' or 'dependent'")
         return Paper(id=pid, title=raw["title"], citation=raw.get("citation", ""),
                      claims=claims, path=path)
     except (KeyError, TypeError, ValueError) as exc:
@@ -126,4 +133,5 @@ def paper_of(claim_id: str) -> str:
 
 def as_dict(spec: ClaimSpec) -> dict[str, Any]:
     """The parts of a claim spec that a record carries."""
-    return {"statement": spec.statement, "interpretation": spec.interpretation}
+    return {"statement": spec.statement, "interpretation": spec.interpretation,
+            "hardware": spec.hardware}

@@ -81,18 +81,36 @@ class ClaimContext:
         """The frozen config of this run (tier, device, plus the claim's budget)."""
         return {"claim": self.claim, "tier": self.tier, "device": self.device, **budget}
 
-    def submit(self, result: ClaimResult) -> tuple[dict[str, Any], baselines.Comparison]:
-        """Write the record (with baseline comparison) and accept it if asked to."""
-        if result.claim != self.claim:
-            raise ConfigError(f"result for {result.claim} submitted in {self.claim}'s test")
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """User options that replace the tier's configuration (records are then not
+        compared with the accepted baseline, and the report marks them)."""
+        return {"seeds": self.options.seeds} if self.options.seeds is not None else {}
+
+    def _record(self, result: ClaimResult) -> dict[str, Any]:
         record = build_record(
             result, tier=self.tier, paper=self.spec.paper, spec=as_dict(self.spec),
             config_hash=config_hash(result.config), env=fingerprint(self.device),
             started=self.started)
-        comparison = baselines.compare(record, baselines.load_baseline(self.tier, self.claim))
-        if self.options.accept_baselines and comparison.status != "match":
+        record["overrides"] = self.overrides
+        return record
+
+    def submit(self, result: ClaimResult) -> tuple[dict[str, Any], baselines.Comparison]:
+        """Write the record (with baseline comparison) and accept it if asked to."""
+        if result.claim != self.claim:
+            raise ConfigError(f"result for {result.claim} submitted in {self.claim}'s test")
+        record = self._record(result)
+        path = baselines.path_for(record)
+        try:
+            comparison = baselines.compare(record, baselines.load_for(record), path=path)
+        except baselines.BaselineError as exc:
+            comparison = baselines.Comparison("invalid", [str(exc)], [], str(path))
+        if self.options.accept_baselines and self.overrides:
+            comparison.info.append(f"not accepted: made with user overrides {self.overrides}")
+        elif self.options.accept_baselines and comparison.status != "match":
             baselines.accept(record)
-            comparison = baselines.Comparison("accepted", comparison.problems)
+            comparison = baselines.Comparison("accepted", comparison.problems,
+                                              comparison.info, str(path))
         record["baseline"] = comparison.to_dict()
         write_record(record)
         return record, comparison
@@ -101,10 +119,8 @@ class ClaimContext:
         """Record a NOT RUN verdict (tier or hardware unavailable) with its reason."""
         result = ClaimResult(self.claim, verdict=Verdict.NOT_RUN, not_run_reason=reason,
                              config=config or self.config())
-        record = build_record(
-            result, tier=self.tier, paper=self.spec.paper, spec=as_dict(self.spec),
-            config_hash=config_hash(result.config), env=fingerprint(self.device),
-            started=self.started)
-        record["baseline"] = {"status": "not-applicable", "problems": []}
+        record = self._record(result)
+        record["baseline"] = {"status": "not-compared", "problems": [],
+                              "info": [f"NOT RUN: {reason}"], "baseline_file": ""}
         write_record(record)
         return record

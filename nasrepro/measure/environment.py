@@ -27,14 +27,16 @@ def cpu_model() -> str:
 
 
 def git_sha() -> str:
-    """HEAD's sha of the repository (with '+dirty' when the tree has changes), or 'unknown'."""
+    """HEAD's sha of the repository (with '+dirty' when tracked files other than accepted
+    baselines have changes: accepting does not make the code dirty), or 'unknown'."""
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True, text=True,
             timeout=10, check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo_root(),
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+             ":(exclude)reference_results/baselines"], cwd=repo_root(),
             capture_output=True, text=True, timeout=10, check=True,
         ).stdout.strip()
         return sha + ("+dirty" if dirty else "")
@@ -65,6 +67,38 @@ def machine_id() -> str:
     return f"{platform.system().lower()}-{os.cpu_count()}cpu-{digest}"
 
 
+def cpu_capability() -> str:
+    """The SIMD code path ATen's CPU kernels take here ('avx512', 'avx2', 'default'), as torch
+    reports it: it honours ATEN_CPU_CAPABILITY, so an override is a different class."""
+    import torch
+
+    return str(torch.backends.cpu.get_cpu_capability()).lower()
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in ".-" else "_" for c in text).strip("_")
+
+
+def machine_class(device: str = "cpu") -> str:
+    """The class of machine whose hardware-dependent results are interchangeable: what changes
+    CPU float numerics and speed (ATen capability, core count) or the GPU model, plus the torch
+    version. E.g. 'cpu-avx2-2c-torch2.13.0_cpu'. Baselines of hardware-dependent claims are
+    keyed by it (the CPU model string 'AMD EPYC' does not tell AVX2 from AVX-512 machines)."""
+    import torch
+
+    version = _slug(torch.__version__)
+    if device.startswith("cuda"):
+        return f"cuda-{_slug(device_name(device))}-torch{version}"
+    return f"cpu-{cpu_capability()}-{os.cpu_count()}c-torch{version}"
+
+
+def code_path_env() -> dict[str, str]:
+    """Environment variables that steer the CPU code path (set = a variant of the class)."""
+    names = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA",
+             "MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE")
+    return {n: os.environ[n] for n in names if os.environ.get(n)}
+
+
 def fingerprint(device: str = "cpu") -> dict[str, Any]:
     """Everything needed to say which code, software and hardware produced a result."""
     import numpy
@@ -82,6 +116,9 @@ def fingerprint(device: str = "cpu") -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "machine_id": machine_id(),
+        "cpu_capability": cpu_capability(),
+        "machine_class": machine_class(device),
+        "code_path_env": code_path_env(),
         "cuda": torch.version.cuda,
         "argv": " ".join(sys.argv[:1]),
     }

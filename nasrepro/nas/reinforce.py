@@ -84,6 +84,25 @@ class GroupedReward:
         return out
 
 
+class EMABaseline:
+    """REINFORCE baseline per seed: the bias-corrected exponential moving average of the
+    rewards so far (the current reward included), so the first baseline is the first
+    reward rather than (1 - momentum) times it."""
+
+    def __init__(self, n_seeds: int, momentum: float, device: torch.device | str = "cpu"
+                 ) -> None:
+        self.momentum = momentum
+        self.num = torch.zeros(n_seeds, dtype=torch.float64, device=device)
+        self.den = torch.zeros(n_seeds, dtype=torch.float64, device=device)
+
+    def update(self, reward: torch.Tensor) -> torch.Tensor:
+        """Fold in one reward per seed; return the corrected average [S]."""
+        m = self.momentum
+        self.num.mul_(m).add_((1 - m) * reward.to(torch.float64))
+        self.den.mul_(m).add_(1 - m)
+        return self.num / self.den
+
+
 def run_reinforce(controller: Controller, lookup: Lookup, reward_fn: RewardFn,
                   n_samples: int, *, lr: float, ema_momentum: float = 0.9,
                   entropy_weight: float = 0.0, generator: torch.Generator,
@@ -98,16 +117,13 @@ def run_reinforce(controller: Controller, lookup: Lookup, reward_fn: RewardFn,
     acc_t = torch.empty(s, n_samples, dtype=torch.float64, device=dev)
     lat_t = torch.empty_like(acc_t)
     rew_t = torch.empty_like(acc_t)
-    num = torch.zeros(s, dtype=torch.float64, device=dev)   # EMA numerator
-    den = torch.zeros(s, dtype=torch.float64, device=dev)   # EMA denominator (bias fix)
+    baseline = EMABaseline(s, ema_momentum, dev)
     for t in range(n_samples):
         smp = controller.sample(generator)
         with torch.no_grad():
             row, acc, lat = lookup(smp.ops)
             reward = reward_fn(acc, lat).to(torch.float64)
-            num.mul_(ema_momentum).add_((1 - ema_momentum) * reward)
-            den.mul_(ema_momentum).add_(1 - ema_momentum)
-            advantage = (reward - num / den).to(smp.log_prob.dtype)
+            advantage = (reward - baseline.update(reward)).to(smp.log_prob.dtype)
         loss = -(advantage * smp.log_prob).sum()
         if entropy_weight:
             loss = loss - entropy_weight * smp.entropy.sum()

@@ -86,8 +86,14 @@ def _claim_section(record: dict[str, Any]) -> list[str]:
     base = record.get("baseline", {})
     status = base.get("status", "unknown")
     problems = base.get("problems") if status != "accepted" else None
-    out += ["", f"Baseline ({record['tier']}): **{status}**"
+    key = (f", machine class {record.get('env', {}).get('machine_class', '?')}"
+           if record.get("hardware") == "dependent" else ", hardware-independent")
+    out += ["", f"Baseline ({record['tier']}{key}): **{status}**"
             + (" — " + "; ".join(problems) if problems else "")]
+    out += [f"- {line}" for line in base.get("info", [])]
+    if record.get("overrides"):
+        out += [f"- **User overrides {record['overrides']}: not compared with the accepted "
+                "baseline.**"]
     if record["measurements"]:
         out += ["", _measurement_table(record)]
         out += ["", *_rationales(record)]
@@ -103,6 +109,33 @@ def _claim_section(record: dict[str, Any]) -> list[str]:
             f"{env.get('torch', '?')}, git {env.get('git_sha', '?')[:12]}, "
             f"{record.get('duration_s', 0):.1f} s, {record.get('finished_at', '')}</sub>", ""]
     return out
+
+
+def _mutation_section() -> list[str]:
+    """The last `nasrepro mutants` run (reports/mutants.json), if there is one."""
+    from nasrepro.files import read_json
+    from nasrepro.mutants import committed_mutants_path, mutants_path
+
+    path = mutants_path()
+    where = "this reports folder"
+    if not path.is_file():
+        path, where = committed_mutants_path(), "the run committed in reference_results/"
+    if not path.is_file():
+        return ["", "## Mutation testing", "", "No mutation run yet: `nasrepro mutants` "
+                "(nightly) applies the curated regressions and records which tests catch "
+                "them."]
+    data = read_json(path)
+    s = data["summary"]
+    pct = f"{s['score']:.0%}" if s["score"] is not None else "—"
+    env = data.get("env", {})
+    rows = [[m["name"], m["why"], m["status"], (m.get("caught_by") or [""])[0][:90],
+             f"{m.get('seconds', 0):.0f}"] for m in data["mutants"]]
+    return ["", "## Mutation testing", "",
+            f"Mutation score **{s['killed']}/{s['judged']} = {pct}** ({where}: run "
+            f"{data.get('finished_at', '?')}, git {env.get('git_sha', '?')[:12]}); "
+            f"survivors: {', '.join(s['survivors']) or 'none'}; stale: "
+            f"{', '.join(s['stale']) or 'none'}.", "",
+            _table(rows, ["mutant", "regression", "status", "first failing test", "s"])]
 
 
 def render(records: Iterable[dict[str, Any]]) -> str:
@@ -126,10 +159,13 @@ def render(records: Iterable[dict[str, Any]]) -> str:
                 state = "not implemented" if not spec.implemented else "no record"
                 summary.append([cid, paper.id, "—", state, "—"])
             for r in recs or []:
-                summary.append([cid, paper.id, r["tier"], r["verdict"],
-                                r.get("baseline", {}).get("status", "—")])
+                status = r.get("baseline", {}).get("status", "—")
+                if r.get("overrides"):
+                    status += f" (overrides {r['overrides']})"
+                summary.append([cid, paper.id, r["tier"], r["verdict"], status])
     lines.append(tabulate(summary, headers=["claim", "paper", "tier", "verdict", "baseline"],
                           tablefmt="github"))
+    lines += _mutation_section()
     for paper in papers.values():
         lines += ["", f"## {paper.id}: {paper.title}", "", f"*{paper.citation}*", ""]
         for cid, spec in paper.claims.items():

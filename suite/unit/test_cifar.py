@@ -161,3 +161,14 @@ def test_download_is_a_no_op_returning_checksums_when_data_verifies(monkeypatch)
     monkeypatch.setattr(urllib.request, "urlretrieve", no_network)
     out = cifar.download()
     assert isinstance(out, dict) and any(k.endswith("train_images.npy") for k in out)
+
+
+def test_augment_applies_flip_and_cutout_when_asked():
+    x = _batch(64)
+    plain = normalize(x)
+    flipped = augment(x, torch.Generator().manual_seed(3), padding=0, flip=True)
+    mirrored = sum(torch.equal(flipped[i], plain[i].flip(2)) for i in range(64))
+    assert 10 < mirrored < 54  # about half the images mirrored
+    cut = augment(x, torch.Generator().manual_seed(3), padding=0, flip=False, cutout_size=8)
+    zeroed = ((cut == 0) & (plain != 0)).all(1).sum((1, 2))
+    assert (zeroed >= 16).all() and (zeroed <= 64).all()  # one 8x8 square, maybe clipped

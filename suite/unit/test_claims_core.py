@@ -113,15 +113,15 @@ def _record(verdict_value=0.5, tier="smoke", config=None):
 
 
 def test_baseline_compare_statuses():
-    base = _record(0.5)
+    base = baselines.build_baseline([_record(0.5)])
     assert baselines.compare(_record(0.5), base).status == "match"
     moved = baselines.compare(_record(0.57), base)
-    assert moved.status == "changed" and "left the baseline band" in moved.problems[0]
+    assert moved.status == "changed" and "left the accepted" in moved.problems[0]
     flipped = baselines.compare(_record(0.9), base)
     assert any("verdict changed" in p for p in flipped.problems)
     assert baselines.compare(_record(0.5), None).status == "missing"
     other = baselines.compare(_record(0.5, config={"a": 2}), base)
-    assert other.status == "not-applicable"
+    assert other.status == "config-changed" and "a: 1 -> 2" in other.problems[0]
 
 
 def test_record_is_valid_json_with_spread(tmp_path):

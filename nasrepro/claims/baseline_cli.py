@@ -1,0 +1,257 @@
+"""`nasrepro baseline record | accept | show | diff`: record a claim's accepted distribution
+(seeds x CPU code-path variants of a machine class), accept records, and review them.
+
+`record` is the one command that makes a baseline: it runs the claims once per code-path
+variant of the target machine class (each in its own reports folder), pools the records per
+claim and accepts them. Variants are what a class's machines may differ in without the class
+key telling them apart (oneDNN's kernel ISA), plus the environment that makes this machine
+take a lower class's code path (ATEN_CPU_CAPABILITY, oneDNN and MKL ISA caps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nasrepro.errors import ConfigError
+
+CAPABILITIES = ("avx512", "avx2", "default")
+# env that caps every CPU library at a capability (this machine's native one needs none)
+_CAP_ENV: dict[str, dict[str, str]] = {
+    "avx512": {"ATEN_CPU_CAPABILITY": "avx512"},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+             "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "default": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41",
+                "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"},
+}
+# oneDNN kernels that machines of one class may use (e.g. AVX-512 with or without VNNI/BF16)
+_WITHIN_CLASS: dict[str, list[dict[str, str]]] = {
+    "avx512": [{}, {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}],
+    "avx2": [{}],
+    "default": [{}],
+}
+
+
+def variants(target: str, native: str) -> list[dict[str, str]]:
+    """Environment of each run that records a baseline of capability `target` here."""
+    if target not in CAPABILITIES:
+        raise ConfigError(f"--class {target!r}: use one of {', '.join(CAPABILITIES)}")
+    if CAPABILITIES.index(target) < CAPABILITIES.index(native):
+        raise ConfigError(f"this machine's CPU tops out at {native}: it cannot record "
+                          f"{target} baselines; run this on a {target} machine")
+    base = {} if target == native else dict(_CAP_ENV[target])
+    out = []
+    for extra in _WITHIN_CLASS[target]:
+        env = {**base, **extra}
+        if env not in out:
+            out.append(env)
+    return out
+
+
+def _claims_of(patterns: list[str]) -> list[str]:
+    from nasrepro.claims.references import all_claims
+
+    claims = all_claims()
+    out = [c for c, s in claims.items() if s.implemented and (
+        not patterns or any(c == p.upper() or c.startswith(p.upper().rstrip("-") + "-")
+                            for p in patterns))]
+    if not out:
+        raise ConfigError(f"--claim {' '.join(patterns)} matches no implemented claim")
+    return out
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from nasrepro.claims import baselines
+    from nasrepro.claims.references import claim_spec
+    from nasrepro.cli import pytest_command
+    from nasrepro.files import read_json
+    from nasrepro.measure.environment import cpu_capability
+    from nasrepro.paths import repo_root
+
+    claims = _claims_of(args.claim)
+    native = cpu_capability()
+    runs = [(env, rep) for env in variants(args.cls or native, native)
+            for rep in range(args.repeats)]
+    work = Path(tempfile.mkdtemp(prefix="nasrepro-record-"))
+    dirs = []
+    try:
+        for i, (env, rep) in enumerate(runs):
+            folder = work / f"run{i}"
+            name = ", ".join(f"{k}={v}" for k, v in env.items()) or "native"
+            print(f"== baseline record: run {i + 1}/{len(runs)} ({name}, repeat {rep + 1})",
+                  flush=True)
+            # every record of a run shares its reports folder; caches are not shared, so
+            # each variant really computes under its own code path
+            todo = claims if i == 0 else [c for c in claims
+                                          if claim_spec(c).hardware == "dependent"]
+            if not todo:
+                continue
+            cmd = pytest_command(args.tier, todo, None, args.device, False, ["-q"])
+            subprocess.call(cmd, cwd=repo_root(),
+                            env={**os.environ, **env, "NASREPRO_REPORTS": str(folder)})
+            dirs.append(folder)
+        for cid in claims:
+            hardware = claim_spec(cid).hardware
+            recs = [read_json(p) for d in dirs
+                    if (p := d / "results" / args.tier / f"{cid}.json").is_file()]
+            recs = [r for r in recs if r["verdict"] != "NOT RUN"]
+            if hardware == "independent":
+                recs = recs[:1]  # must match everywhere: one run is the baseline
+            if not recs:
+                print(f"{cid}: no record to accept (not run on this machine)")
+                continue
+            path = baselines.accept(recs)
+            verdicts = ", ".join(r["verdict"] for r in recs)
+            print(f"{cid}: accepted {len(recs)} run(s) [{verdicts}] -> {path}")
+    finally:
+        if args.keep:
+            print(f"run folders kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _cmd_accept(args: argparse.Namespace) -> int:
+    from nasrepro.claims import baselines
+    from nasrepro.claims.references import claim_spec
+
+    for cid in args.claims:
+        claim_spec(cid)  # validates the ID
+        path = baselines.accept_from_results(cid, args.tier, force=args.force,
+                                             reports=args.reports or None, add=args.add)
+        print(f"accepted {cid} [{args.tier}] -> {path}")
+    return 0
+
+
+def _latest_record(cid: str, tier: str) -> dict[str, Any]:
+    from nasrepro.claims.records import record_path
+    from nasrepro.files import read_json
+
+    path = record_path(tier, cid)
+    if not path.is_file():
+        raise ConfigError(f"no record for {cid} [{tier}] at {path}: run `nasrepro run --tier "
+                          f"{tier} --claim {cid}` first")
+    return read_json(path)
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from nasrepro.claims import baselines
+    from nasrepro.claims.references import claim_spec
+    from nasrepro.measure.environment import machine_class
+
+    for cid in args.claims:
+        spec = claim_spec(cid)
+        cls = machine_class(args.device) if spec.hardware == "dependent" else None
+        b = baselines.load_baseline(args.tier, cid, cls)
+        where = baselines.baseline_path(args.tier, cid, cls)
+        if b is None:
+            print(f"{cid} [{args.tier}]: no accepted baseline at {where}")
+            continue
+        print(f"{cid} [{args.tier}] {where}")
+        for r in b["runs"]:
+            print(f"  run: {r['verdict']:<15} variant {r['variant']}, {r.get('cpu_model')}, "
+                  f"git {str(r.get('git_sha'))[:12]}")
+        for m in b["measurements"]:
+            vals = [baselines._center(r["values"][m["name"]]) for r in b["runs"]]
+            vals = [v for v in vals if v is not None]
+            rng = f"[{min(vals):.6g}, {max(vals):.6g}]" if vals else "—"
+            print(f"  {m['name']}: accepted {rng}, band {m['band']}")
+    return 0
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    """The accepted baseline against the latest record: verdict, measurements, config, env."""
+    from nasrepro.claims import baselines
+
+    rc = 0
+    for cid in args.claims:
+        rec = _latest_record(cid, args.tier)
+        path = baselines.path_for(rec)
+        base = baselines.load_for(rec)
+        print(f"== {cid} [{args.tier}] record vs {path}")
+        if base is None:
+            print("  no accepted baseline for this record's key")
+            continue
+        cmp = baselines.compare(rec, base, path=path)
+        print(f"  status: {cmp.status}")
+        verdicts = sorted({r["verdict"] for r in base["runs"]})
+        print(f"  verdict: accepted {' / '.join(verdicts)}, now {rec['verdict']}")
+        for line in baselines.config_diff(base["config"], rec["config"]):
+            print(f"  config {line}")
+        base_m = {m["name"]: m for m in base["measurements"]}
+        for m in rec["measurements"]:
+            b = base_m.get(m["name"])
+            vals = [baselines._center(r["values"].get(m["name"])) for r in base["runs"]] \
+                if b else []
+            vals = [v for v in vals if v is not None]
+            acc = f"[{min(vals):.6g}, {max(vals):.6g}]" if vals else "—"
+            now = m.get("center")
+            now_s = f"{now:.6g}" if isinstance(now, (int, float)) else "—"
+            band = b.get("band") if b else None
+            print(f"  {m['name']}: accepted {acc} band {band}  now {now_s}")
+        env_then = base["runs"][-1]
+        print(f"  env: accepted on {env_then.get('cpu_model')} ({env_then['variant']}), git "
+              f"{str(env_then.get('git_sha'))[:12]}; now {rec['env'].get('cpu_model')} "
+              f"({rec['env'].get('machine_class')}), git {rec['env'].get('git_sha', '')[:12]}")
+        for p in cmp.problems:
+            print(f"  ! {p}")
+        for i in cmp.info:
+            print(f"  . {i}")
+        rc = rc or (0 if cmp.ok else 1)
+    return rc
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `nasrepro baseline ...` to the CLI."""
+    p = sub.add_parser("baseline", help="record, accept, show or diff accepted baselines",
+                       description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    bsub = p.add_subparsers(dest="action", required=True)
+    d = argparse.ArgumentDefaultsHelpFormatter
+
+    sp = bsub.add_parser("record", formatter_class=d,
+                         help="run claims under every code-path variant of a machine class "
+                              "and accept the pooled records")
+    sp.add_argument("--claim", action="append", default=[],
+                    help="claim ID or paper prefix (repeatable; default: every claim)")
+    sp.add_argument("--tier", default="smoke", choices=("smoke", "full"), help="tier")
+    sp.add_argument("--class", dest="cls", default=None, choices=CAPABILITIES,
+                    help="CPU capability of the class to record (default: this machine's)")
+    sp.add_argument("--repeats", type=int, default=1,
+                    help="runs per variant (more capture timing noise)")
+    sp.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device")
+    sp.add_argument("--keep", action="store_true", help="keep the per-run reports folders")
+    sp.set_defaults(func=_cmd_record)
+
+    sp = bsub.add_parser("accept", formatter_class=d,
+                         help="accept the latest record(s) of claims as their baseline")
+    sp.add_argument("claims", nargs="+", metavar="CLAIM")
+    sp.add_argument("--tier", default="smoke", choices=("smoke", "full"), help="tier")
+    sp.add_argument("--from", dest="reports", action="append", type=Path, default=[],
+                    metavar="REPORTS_DIR",
+                    help="pool the records of several reports folders (repeatable)")
+    sp.add_argument("--add", action="store_true",
+                    help="pool with the runs already accepted instead of replacing them")
+    sp.add_argument("--force", action="store_true",
+                    help="accept a record made with user overrides (--seeds)")
+    sp.set_defaults(func=_cmd_accept)
+
+    for name, func, what in (("show", _cmd_show, "the accepted runs and ranges"),
+                             ("diff", _cmd_diff, "the accepted baseline vs the latest record")):
+        sp = bsub.add_parser(name, formatter_class=d, help=what)
+        sp.add_argument("claims", nargs="+", metavar="CLAIM")
+        sp.add_argument("--tier", default="smoke", choices=("smoke", "full"), help="tier")
+        if name == "show":
+            sp.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                            help="device whose machine class to show")
+        sp.set_defaults(func=func)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use `nasrepro baseline ...`")

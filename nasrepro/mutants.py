@@ -1,0 +1,213 @@
+"""Teeth, measured: a curated set of realistic regressions of the shared code, each applied to
+a copy of the checkout and run against the tests that should notice it.
+
+A mutant is killed when at least one of its tests fails (pytest exit 1); it survives when
+they all pass. The score and every survivor go to reports/mutants.json and REPORT.md. The
+set runs in the nightly env (`nasrepro mutants`), not in the default test run: each mutant
+reruns real experiments.
+
+Each mutant names the test files or claims that should catch it: the cheapest tests that a
+maintainer would expect to, so the nightly stays within its budget. A mutant whose
+replacement text no longer exists in the code is reported as `stale` (fix the catalogue).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nasrepro.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One realistic regression: replace `old` by `new` (exactly once) in `path`."""
+
+    name: str
+    path: str          # relative to the repository root
+    old: str
+    new: str
+    tests: tuple[str, ...]  # pytest arguments: files, node ids, or "--claim=ID"
+    why: str
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant("reinforce-lr", "nasrepro/experiments/reward_search.py",
+           '"lr": 0.01,', '"lr": 0.0105,', ("--claim=REWARD-5",),
+           "REINFORCE Adam lr 0.01 -> 0.0105 in the search spec"),
+    Mutant("inv-schedule-off-by-one", "nasrepro/train/schedules.py",
+           "return base_lr * (1.0 + gamma * iteration) ** (-power)",
+           "return base_lr * (1.0 + gamma * (iteration + 1)) ** (-power)",
+           ("suite/unit/test_schedules.py",),
+           "Caffe inv schedule evaluated one iteration late"),
+    Mutant("ema-without-bias-correction", "nasrepro/nas/reinforce.py",
+           "return self.num / self.den", "return self.num",
+           ("suite/unit/test_reinforce_baseline.py",),
+           "REINFORCE baseline: EMA without its bias correction"),
+    Mutant("proposed-cutoff-moved", "nasrepro/nas/rewards.py",
+           "torch.clamp(1.5 * t - latency_ms, min=1.0)",
+           "torch.clamp(1.4 * t - latency_ms, min=1.0)",
+           ("suite/unit/test_rewards.py", "--claim=REWARD-1"),
+           "the proposed reward's latency cut-off moved from 1.5T to 1.4T (torch path)"),
+    Mutant("proposed-cutoff-moved-numpy", "nasrepro/nas/rewards.py",
+           "np.maximum(1.5 * t - np.asarray(latency_ms, dtype=np.float64), 1.0)",
+           "np.maximum(1.4 * t - np.asarray(latency_ms, dtype=np.float64), 1.0)",
+           ("--claim=REWARD-1",),
+           "the proposed reward's latency cut-off moved from 1.5T to 1.4T (numpy path)"),
+    Mutant("mnasnet-alpha", "nasrepro/nas/rewards.py",
+           "alpha: float = -0.07, beta: float = -0.07",
+           "alpha: float = -0.05, beta: float = -0.07",
+           ("--claim=REWARD-1",), "MnasNet soft reward exponent alpha -0.07 -> -0.05"),
+    Mutant("proposed-weights", "nasrepro/nas/rewards.py",
+           "x: float = 0.9, y: float = 0.1", "x: float = 0.8, y: float = 0.1",
+           ("--claim=REWARD-1",), "proposed reward's accuracy weight x 0.9 -> 0.8"),
+    Mutant("gcn-adjacency-zeroed", "nasrepro/nas/controllers/gcn.py",
+           "adj = torch.stack(per_seed)[:, None] * truncation_masks(truncate_m)[None]",
+           "adj = 0 * torch.stack(per_seed)[:, None] * truncation_masks(truncate_m)[None]",
+           ("suite/unit/test_gcn_controller.py",), "the GCN controller's adjacency zeroed"),
+    Mutant("cutout-removed", "nasrepro/data/augment.py",
+           "    if cutout_size:\n        x = cutout(x, cutout_size, gen)",
+           "    if cutout_size:\n        pass",
+           ("suite/unit/test_cifar.py",), "cutout silently dropped from the augmentation"),
+    Mutant("flip-removed", "nasrepro/data/augment.py",
+           "    if flip:\n        x = random_flip(x, gen)", "    if flip:\n        pass",
+           ("suite/unit/test_cifar.py",), "horizontal flip silently dropped"),
+    Mutant("opsub-test-split-swapped", "nasrepro/experiments/opsub.py",
+           'self.test = cifar.load("test",', 'self.test = cifar.load("train",',
+           ("--claim=OPSUB-1",), "OPSUB evaluated on training images instead of the test set"),
+    Mutant("wrn-shortcut-input", "nasrepro/models/wrn.py",
+           "else self.shortcut(o))", "else self.shortcut(x))",
+           ("--claim=OPSUB-1",),
+           "WRN projection shortcut fed the raw input instead of the pre-activation"),
+    Mutant("gcn-temperature", "nasrepro/experiments/gcnas.py",
+           '"temperature": 5.0,', '"temperature": 4.0,', ("--claim=GCNAS-1",),
+           "GCN controller's softmax temperature 5 -> 4 in the experiment spec"),
+)
+
+
+def _copy_checkout(root: Path, dest: Path) -> None:
+    ignore = shutil.ignore_patterns(".git", ".tox", "reports", "__pycache__", "*.egg-info",
+                                    ".hypothesis", ".benchmarks", ".venv", ".whl", ".devdata")
+    shutil.copytree(root, dest, ignore=ignore, symlinks=True)
+
+
+def apply(mutant: Mutant, root: Path) -> None:
+    """Apply a mutant to the checkout at `root` (its text must occur exactly once)."""
+    path = root / mutant.path
+    text = path.read_text(encoding="utf-8")
+    n = text.count(mutant.old)
+    if n != 1:
+        raise ConfigError(f"mutant {mutant.name}: expected its text once in {mutant.path}, "
+                          f"found {n} times (stale catalogue entry)")
+    path.write_text(text.replace(mutant.old, mutant.new), encoding="utf-8")
+
+
+def run_one(mutant: Mutant, root: Path, timeout_s: float = 1800) -> dict[str, Any]:
+    """Apply a mutant to a fresh copy of `root`, run its tests; killed / survived / stale."""
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.name}-") as tmp:
+        copy = Path(tmp) / "repo"
+        _copy_checkout(root, copy)
+        try:
+            apply(mutant, copy)
+        except ConfigError as exc:
+            return {"name": mutant.name, "status": "stale", "why": mutant.why,
+                    "detail": str(exc), "tests": list(mutant.tests), "seconds": 0.0}
+        env = {**os.environ, "PYTHONPATH": str(copy), "NASREPRO_ROOT": str(copy),
+               "NASREPRO_REPORTS": str(Path(tmp) / "reports")}
+        cmd = [sys.executable, "-m", "pytest", *mutant.tests, "-x", "-q",
+               "-p", "no:cacheprovider", "--benchmark-disable", "-o", "addopts="]
+        try:
+            proc = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True,
+                                  timeout=timeout_s)
+            rc, out = proc.returncode, proc.stdout + proc.stderr
+        except subprocess.TimeoutExpired:
+            rc, out = -1, f"timed out after {timeout_s:.0f} s"
+    failed = [ln for ln in out.splitlines() if ln.startswith(("FAILED", "ERROR"))]
+    status = {0: "survived", 1: "killed"}.get(rc, "error")
+    return {"name": mutant.name, "status": status, "why": mutant.why, "exit": rc,
+            "tests": list(mutant.tests), "caught_by": failed[:3],
+            "detail": "" if status != "error" else out[-500:],
+            "seconds": round(time.time() - t0, 1)}
+
+
+def score(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mutation score = killed / (killed + survived + error); stale ones are listed apart."""
+    judged = [r for r in results if r["status"] != "stale"]
+    killed = sum(r["status"] == "killed" for r in judged)
+    return {"killed": killed, "judged": len(judged),
+            "score": killed / len(judged) if judged else None,
+            "survivors": [r["name"] for r in judged if r["status"] != "killed"],
+            "stale": [r["name"] for r in results if r["status"] == "stale"]}
+
+
+def mutants_path() -> Path:
+    """reports/mutants.json: the last mutation run (rendered into REPORT.md)."""
+    from nasrepro.paths import reports_dir
+
+    return reports_dir() / "mutants.json"
+
+
+def committed_mutants_path() -> Path:
+    """reference_results/mutants.json: the mutation run committed with the code (`--save`);
+    the report falls back to it, labelled with its date and git sha."""
+    from nasrepro.paths import reference_dir
+
+    return reference_dir() / "mutants.json"
+
+
+def _cmd_mutants(args: argparse.Namespace) -> int:
+    from nasrepro.files import atomic_write_json
+    from nasrepro.measure.environment import fingerprint
+    from nasrepro.paths import repo_root
+
+    chosen = [m for m in MUTANTS if not args.only or m.name in args.only]
+    unknown = set(args.only) - {m.name for m in MUTANTS}
+    if unknown:
+        raise ConfigError(f"unknown mutant(s) {sorted(unknown)}; `nasrepro mutants --list`")
+    if args.list:
+        for m in MUTANTS:
+            print(f"{m.name:<30} {m.path}: {m.why}  [tests: {' '.join(m.tests)}]")
+        return 0
+    results = []
+    for i, m in enumerate(chosen, 1):
+        print(f"[mutants] {i}/{len(chosen)} {m.name}: {m.why} ...", flush=True)
+        r = run_one(m, repo_root())
+        results.append(r)
+        print(f"[mutants]   {r['status']} in {r['seconds']:.0f} s"
+              + (f" by {r['caught_by'][0]}" if r.get("caught_by") else ""), flush=True)
+    summary = score(results)
+    data = {"summary": summary, "mutants": results, "env": fingerprint("cpu"),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    atomic_write_json(mutants_path(), data)
+    if args.save:
+        if args.only:
+            raise ConfigError("--save stores a run of the whole catalogue; drop --only")
+        atomic_write_json(committed_mutants_path(), data)
+        print(f"[mutants] saved to {committed_mutants_path()} (commit it)")
+    pct = f"{summary['score']:.0%}" if summary["score"] is not None else "—"
+    print(f"[mutants] score {summary['killed']}/{summary['judged']} = {pct}; survivors: "
+          f"{', '.join(summary['survivors']) or 'none'}; stale: "
+          f"{', '.join(summary['stale']) or 'none'}; written to {mutants_path()}")
+    return 0 if not summary["survivors"] and not summary["stale"] else 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `nasrepro mutants` to the CLI."""
+    p = sub.add_parser("mutants", help="run the curated regression mutants (nightly)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       description=__doc__)
+    p.add_argument("--only", action="append", default=[], metavar="NAME",
+                   help="run only these mutants (repeatable)")
+    p.add_argument("--list", action="store_true", help="list the catalogue and exit")
+    p.add_argument("--save", action="store_true",
+                   help="also store the run under reference_results/ (to commit)")
+    p.set_defaults(func=_cmd_mutants)

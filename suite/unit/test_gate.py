@@ -1,0 +1,174 @@
+"""The regression gate: baselines keyed by machine class, bands from the accepted
+distribution, config changes as news, overrides not compared, malformed baselines refused."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nasrepro.claims import ClaimResult, Measurement, Tolerance, baselines
+from nasrepro.claims.records import build_record
+from nasrepro.errors import ConfigError, DataError
+
+WIDE = Tolerance("absolute", 10.0, "test: every value reproduces")
+TIGHT = Tolerance("absolute", 0.1, "test: the verdict flips at 0.6")
+
+
+def _rec(values, *, verdict_paper=0.5, hardware="independent", cls="cpu-avx2-2c-torchX",
+         config=None, overrides=None, band=0.05, claim="REWARD-1", variant=None, tol=WIDE):
+    res = ClaimResult(claim, [Measurement("x", values, paper=verdict_paper, tolerance=tol,
+                                          band=band)],
+                      config=config or {"device": "cpu", "reinforce": {"lr": 0.01}})
+    rec = build_record(res, tier="smoke", paper="P", spec={"hardware": hardware},
+                       config_hash="h", env={"machine_class": cls,
+                                             "code_path_env": variant or {}}, started=0.0)
+    rec["overrides"] = overrides or {}
+    return rec
+
+
+def test_config_change_is_news_naming_the_key():
+    base = baselines.build_baseline([_rec([0.5, 0.51, 0.52])])
+    changed = _rec([0.5, 0.51, 0.52], config={"device": "cpu", "reinforce": {"lr": 0.0105}})
+    c = baselines.compare(changed, base)
+    assert c.status == "config-changed" and not c.ok
+    assert "reinforce.lr: 0.01 -> 0.0105" in c.problems[0]
+    assert "review and accept" in c.problems[0]
+
+
+def test_user_override_is_not_compared_and_cannot_be_accepted_without_force(tmp_path,
+                                                                           monkeypatch):
+    base = baselines.build_baseline([_rec([0.5, 0.51, 0.52])])
+    over = _rec([0.9, 0.9, 0.9], overrides={"seeds": 3})
+    c = baselines.compare(over, base)
+    assert c.status == "not-compared" and c.ok and "overrides" in c.info[0]
+    with pytest.raises(ConfigError, match="overrides"):
+        baselines.build_baseline([over])
+    assert baselines.build_baseline([over], force=True)["runs"]
+
+
+def test_other_device_is_not_compared():
+    base = baselines.build_baseline([_rec([0.5, 0.5, 0.5])])
+    c = baselines.compare(_rec([0.5, 0.5, 0.5], config={"device": "cuda",
+                                                        "reinforce": {"lr": 0.01}}), base)
+    assert c.status == "not-compared" and "device" in c.info[0]
+
+
+def test_hardware_dependent_claim_without_class_baseline_passes_with_the_command():
+    rec = _rec([0.5, 0.5, 0.5], hardware="dependent", cls="cpu-default-2c-torchX",
+               claim="LENET-8")
+    c = baselines.compare(rec, None)
+    assert c.status == "no-baseline-for-class" and c.ok
+    assert "cpu-default-2c-torchX" in c.info[0]
+    assert "nasrepro baseline record --tier smoke --claim LENET-8" in c.info[0]
+    # a hardware-independent claim with no baseline fails
+    assert not baselines.compare(_rec([0.5]), None).ok
+
+
+def test_baseline_path_keyed_by_class_only_when_hardware_dependent():
+    dep = _rec([0.5], hardware="dependent", cls="cpu-avx2-2c-torchX", claim="LENET-8")
+    ind = _rec([0.5])
+    assert baselines.path_for(dep).parent.name == "cpu-avx2-2c-torchX"
+    assert baselines.path_for(ind).parent.name == "smoke"
+
+
+def test_band_grows_only_with_measured_spread_across_accepted_runs():
+    # two code-path variants accepted: centres 0.50 and 0.60, band 0.05 -> [0.45, 0.65]
+    runs = [_rec([0.49, 0.50, 0.51]), _rec([0.59, 0.60, 0.61],
+                                           variant={"ONEDNN_MAX_CPU_ISA": "AVX2"})]
+    base = baselines.build_baseline(runs)
+    assert {r["variant"] for r in base["runs"]} == {"native", "ONEDNN_MAX_CPU_ISA=AVX2"}
+    assert baselines.compare(_rec([0.63, 0.64, 0.64]), base).status == "match"
+    moved = baselines.compare(_rec([0.70, 0.71, 0.72]), base)
+    # 3 vs 6 values: a rank test cannot reach alpha 0.01, so the range decides alone
+    assert moved.status == "changed" and "rank test" not in moved.problems[0]
+    many = baselines.build_baseline([_rec([0.49 + i / 1000 for i in range(10)])])
+    moved = baselines.compare(_rec([0.60 + i / 1000 for i in range(10)]), many)
+    assert moved.status == "changed" and "rank test p" in moved.problems[0]
+
+
+def test_rank_test_is_used_only_where_it_can_reach_alpha():
+    assert not baselines.rank_test_can_confirm(3, 6)  # 2/84 = 0.024
+    assert baselines.rank_test_can_confirm(3, 9)      # 2/220 = 0.009
+    assert baselines.rank_test_can_confirm(50, 50)
+
+
+def test_outside_range_but_not_significant_is_noise():
+    base = baselines.build_baseline([_rec([0.1 * i for i in range(10)])])
+    # centre 0.6 leaves [0.40, 0.50], but the two 10-value samples overlap: no difference
+    c = baselines.compare(_rec([0.1 * i + 0.15 for i in range(10)]), base)
+    assert c.status == "match" and "noise, not gated" in c.info[0]
+
+
+def test_knife_edge_verdict_is_reported_not_gated():
+    runs = [_rec([0.55, 0.55, 0.56], tol=TIGHT), _rec([0.65, 0.66, 0.66], tol=TIGHT)]
+    base = baselines.build_baseline(runs)
+    assert {r["verdict"] for r in base["runs"]} == {"REPRODUCED", "NOT REPRODUCED"}
+    c = baselines.compare(_rec([0.62, 0.62, 0.63], tol=TIGHT), base)
+    assert c.ok and any("hardware-dependent" in i for i in c.info)
+
+
+def test_unanimous_verdict_is_gated():
+    base = baselines.build_baseline([_rec([0.55, 0.55, 0.56], tol=TIGHT),
+                                     _rec([0.56, 0.56, 0.57], tol=TIGHT)])
+    c = baselines.compare(_rec([0.61, 0.61, 0.61], band=0.1, tol=TIGHT), base)
+    assert not c.ok and "verdict changed" in c.problems[0]
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=8))
+def test_a_run_always_matches_its_own_baseline(values):
+    rec = _rec(values, band=0.0)
+    assert baselines.compare(rec, baselines.build_baseline([rec])).status == "match"
+
+
+@pytest.mark.parametrize("content, what", [
+    ("{}", "empty"),
+    ('{"schema": 1, "claim": "X"}', "schema"),
+    ('{"schema": 2, "claim": "X", "tier": "smoke", "config": {}, "runs": [], '
+     '"measurements": []}', "no accepted runs"),
+    ('{"schema": 2, "claim": "X", "tier": "smoke", "config": {}, "measurements": '
+     '[{"name": "x", "band": 1}], "runs": [{"verdict": "REPRODUCED", "values": {}}]}',
+     "lacks values"),
+])
+def test_malformed_baseline_stops_with_one_line_naming_file_and_fix(tmp_path, monkeypatch,
+                                                                    content, what):
+    monkeypatch.setenv("NASREPRO_ROOT", str(tmp_path))
+    path = tmp_path / "reference_results" / "baselines" / "smoke" / "REWARD-1.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    with pytest.raises(baselines.BaselineError) as exc:
+        baselines.load_baseline("smoke", "REWARD-1")
+    msg = str(exc.value)
+    assert "\n" not in msg and str(path) in msg and what in msg and "git checkout" in msg
+
+
+def test_truncated_baseline_json_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("NASREPRO_ROOT", str(tmp_path))
+    path = tmp_path / "reference_results" / "baselines" / "smoke" / "REWARD-1.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"schema": 2, "claim": ')
+    with pytest.raises(DataError, match="not valid JSON"):
+        baselines.load_baseline("smoke", "REWARD-1")
+
+
+def test_accept_pools_and_add_appends(tmp_path, monkeypatch):
+    monkeypatch.setenv("NASREPRO_ROOT", str(tmp_path))
+    path = baselines.accept([_rec([0.5, 0.5]), _rec([0.52, 0.5])])
+    assert len(json.loads(path.read_text())["runs"]) == 2
+    baselines.accept(_rec([0.51, 0.5]), add=True)
+    base = baselines.load_baseline("smoke", "REWARD-1")
+    assert len(base["runs"]) == 3 and "comparison" not in json.dumps(base)
+    with pytest.raises(ConfigError, match="another config"):
+        baselines.accept(_rec([0.5], config={"device": "cpu", "reinforce": {"lr": 1}}),
+                         add=True)
+
+
+def test_machine_class_follows_the_cpu_code_path():
+    code = ("from nasrepro.measure.environment import machine_class; print(machine_class())")
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out.startswith("cpu-default-") and f"-{os.cpu_count()}c-torch" in out
