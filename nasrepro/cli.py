@@ -91,14 +91,14 @@ def bench_command(storage: str, *, save: bool, compare: bool, threshold: int) ->
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from nasrepro.measure.environment import machine_id
+    from nasrepro.measure.environment import machine_class
     from nasrepro.paths import reference_dir, repo_root
 
-    mid = machine_id()
+    mid = machine_class("cpu")  # speed depends on the code path, not the CPU's marketing name
     storage = reference_dir() / "benchmarks" / mid
     has_baseline = storage.is_dir() and any(storage.rglob("*.json"))
     if not has_baseline and not args.save:
-        print(f"no speed baseline for machine {mid} under {storage}: running without a "
+        print(f"no speed baseline for machine class {mid} under {storage}: running without a "
               "gate. Record one with `nasrepro bench --save` (then commit it).", flush=True)
     cmd = bench_command(str(storage), save=args.save, compare=has_baseline,
                         threshold=args.threshold)

@@ -41,7 +41,8 @@ class Mutant:
 
 MUTANTS: tuple[Mutant, ...] = (
     Mutant("reinforce-lr", "nasrepro/experiments/reward_search.py",
-           '"lr": 0.01,', '"lr": 0.0105,', ("--claim=REWARD-5",),
+           "FactorizedController(s, g, device=d), lr=0.01,",
+           "FactorizedController(s, g, device=d), lr=0.0105,", ("--claim=REWARD-5",),
            "REINFORCE Adam lr 0.01 -> 0.0105 in the search spec"),
     Mutant("inv-schedule-off-by-one", "nasrepro/train/schedules.py",
            "return base_lr * (1.0 + gamma * iteration) ** (-power)",

@@ -21,6 +21,7 @@ changed, or a measurement that left its band is news a reviewer must see.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,6 +191,15 @@ def build_baseline(records: list[dict[str, Any]], *, force: bool = False) -> dic
     }
 
 
+def upgrade_schema1(old: dict[str, Any], hardware: str) -> dict[str, Any]:
+    """A schema-1 baseline (one accepted record with its measurements) as a schema-2 baseline
+    of that one run: the same values, nothing re-run."""
+    record = {k: v for k, v in old.items() if k not in ("baseline",)}
+    record["hardware"] = hardware
+    record.setdefault("overrides", {})
+    return build_baseline([record])
+
+
 def accept(record: dict[str, Any] | list[dict[str, Any]], *, force: bool = False,
            add: bool = False) -> Path:
     """Store one record (or several, pooled) as the accepted baseline of its claim; `add`
@@ -258,9 +268,16 @@ def _flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: cfg}
 
 
+def _as_json(cfg: Any) -> Any:
+    """The config as it reads back from a JSON file (tuples -> lists, numpy -> plain)."""
+    from nasrepro.files import _json_default
+
+    return json.loads(json.dumps(cfg, sort_keys=True, default=_json_default))
+
+
 def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """'key: old -> new' for every flattened key that differs (added/removed keys too)."""
-    a, b = _flatten(old), _flatten(new)
+    a, b = _flatten(_as_json(old)), _flatten(_as_json(new))
     out = []
     for k in sorted(set(a) | set(b)):
         va, vb = a.get(k, "<absent>"), b.get(k, "<absent>")

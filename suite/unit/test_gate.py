@@ -39,6 +39,14 @@ def test_config_change_is_news_naming_the_key():
     assert "review and accept" in c.problems[0]
 
 
+def test_config_read_back_from_json_equals_the_in_memory_config():
+    # regression: tuples in a live config against lists in the stored baseline
+    cfg = {"device": "cpu", "cases": {"a": ((0.8, 8.0), (0.84, 16.0))}}
+    stored = json.loads(json.dumps(cfg))
+    assert baselines.config_diff(stored, cfg) == []
+    assert baselines.config_diff(stored, {**cfg, "extra": 1}) == ["extra: '<absent>' -> 1"]
+
+
 def test_user_override_is_not_compared_and_cannot_be_accepted_without_force(tmp_path,
                                                                            monkeypatch):
     base = baselines.build_baseline([_rec([0.5, 0.51, 0.52])])
