@@ -437,6 +437,9 @@ def export_arrays(api: Any, dataset: str = "cifar100", hp: str = "200"
     """Table arrays from a NASBench201API: test accuracy at hp='200' and the latency
     column `nb201` = get_cost_info(...)['latency'] (seconds per batch) x 1000 in ms."""
     indices = sorted(int(i) for i in api.evaluated_indexes)
+    if not indices:
+        raise DataError("the NAS-Bench-201 file holds no evaluated architectures "
+                        "(evaluated_indexes is empty); export the complete official file")
     ops, acc, lat = [], [], []
     for i in indices:
         arch = api.arch(i)
@@ -472,8 +475,8 @@ def export_official(source: Path, out: Path | None = None) -> tuple[Path, str]:
     api = load_official(source)
     try:
         arrays, provenance = export_arrays(api)
-    except DataError:
-        raise
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}") from exc
     except Exception as exc:  # the API's asserts and KeyErrors on a malformed file
         raise DataError(f"{source}: its records cannot be read through nas_201_api "
                         f"({_first_line(exc)}); {_OFFICIAL_EXPECTED} whose records hold "
