@@ -76,14 +76,14 @@ def cached_file(path: Path, compute: Callable[[], T],
 
     The reusable core of every result cache (the caller chooses the path, whose name must
     hash everything the result depends on, data checksums included): an unreadable file is
-    moved aside with a warning and recomputed, and `<path>.lock` makes concurrent processes
-    compute it once (the others wait, then load it).
+    moved aside with a warning and recomputed, and a lock file (`.locks/<name>.lock` beside
+    it) makes concurrent processes compute it once (the others wait, then load it).
     """
     path = Path(path)
     if (hit := _load_pickle(path)) is not _MISSING:
         return hit
-    with file_lock(path.with_name(path.name + ".lock"), what=f"cache {path.parent.name}",
-                   log=log):
+    with file_lock(path.parent / ".locks" / f"{path.name}.lock",
+                   what=f"cache {path.parent.name}/{path.name}", log=log):
         if (hit := _load_pickle(path)) is not _MISSING:  # computed while we waited
             return hit
         result = compute()

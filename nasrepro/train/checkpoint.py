@@ -6,7 +6,7 @@ Layout under a store's root (one folder per run configuration):
   <stage>.result.pt     the stage's final result (written once, last)
   <stage>.progress.pt   the latest end-of-epoch state of an unfinished stage (deleted when
                         the result is written)
-  <stage>.lock          held while a run computes the stage: a second run on the same
+  .locks/<stage>.lock   held while a run computes the stage: a second run on the same
                         folder waits for it, then loads the result (computed once)
 Stage names may contain '/', stored as '__'. Files are our own torch.save pickles, loaded
 with weights_only=False (trusted: written by this code, never downloaded). A result or
@@ -73,7 +73,7 @@ class StageStore:
         return self.root / f"{_safe(stage)}.progress.pt"
 
     def lock_path(self, stage: str) -> Path:
-        return self.root / f"{_safe(stage)}.lock"
+        return self.root / ".locks" / f"{_safe(stage)}.lock"
 
     def done(self, stage: str) -> bool:
         return self.result_path(stage).is_file()
