@@ -149,6 +149,16 @@ def move_aside(path: Path, reason: str, then: str = "recomputing") -> Path:
     return target
 
 
+def brief(exc: BaseException, limit: int = 160) -> str:
+    """'Type: first sentence of the message', at most `limit` characters (for one-line
+    warnings; torch's zip errors run to several sentences)."""
+    text = (str(exc).strip().splitlines() or [""])[0]
+    text = text.split(". ", 1)[0]
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def is_unreadable_content(exc: BaseException) -> bool:
     """True when loading a file failed because of its bytes (truncated, garbage), not
     because the file is absent or not ours to read (those are reported, not moved aside)."""

@@ -22,7 +22,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from nasrepro.files import atomic_write_bytes, file_lock, is_unreadable_content, move_aside
+from nasrepro.files import (
+    atomic_write_bytes,
+    brief,
+    file_lock,
+    is_unreadable_content,
+    move_aside,
+)
 from nasrepro.paths import PACKAGE_DIR, cache_dir
 
 T = TypeVar("T")
@@ -66,7 +72,7 @@ def _load_pickle(path: Path) -> Any:
     except Exception as exc:
         if not is_unreadable_content(exc):
             raise
-        move_aside(path, f"{type(exc).__name__}: {exc}")
+        move_aside(path, brief(exc))
         return _MISSING
 
 

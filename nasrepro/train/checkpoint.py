@@ -23,7 +23,13 @@ from typing import Any
 
 import torch
 
-from nasrepro.files import atomic_write_with, file_lock, is_unreadable_content, move_aside
+from nasrepro.files import (
+    atomic_write_with,
+    brief,
+    file_lock,
+    is_unreadable_content,
+    move_aside,
+)
 
 
 def _safe(stage: str) -> str:
@@ -54,9 +60,7 @@ def _load_or_move_aside(path: Path, then: str = "recomputing the stage") -> Any:
     except Exception as exc:
         if not is_unreadable_content(exc):
             raise
-        text = str(exc).strip().splitlines()
-        move_aside(path, f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__,
-                   then)
+        move_aside(path, brief(exc), then)
         return _MISSING
 
 
