@@ -58,11 +58,12 @@ def _validate_options(config: pytest.Config) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A nasrepro DataError / ConfigError (missing or corrupt data, a bad configuration)
-    fails the test with its one-line message instead of a traceback."""
+    fails the test with its one-line message instead of a traceback (--full-trace keeps
+    the traceback)."""
     from nasrepro.errors import NasreproError
 
     report = yield
-    if report.failed and call.excinfo is not None \
+    if report.failed and call.excinfo is not None and not item.config.option.fulltrace \
             and call.excinfo.errisinstance(NasreproError):
         report.longrepr = call.excinfo.getrepr(style="value", chain=False)
     return report
