@@ -1,8 +1,10 @@
 """Suite-wide pytest options and the result-recording plugin.
 
-Options: --tier smoke|full, --seeds N, --device auto|cpu|cuda, --accept-baselines,
---claim ID (repeatable; a prefix selects a paper: --claim REWARD). Claim tests carry
-@pytest.mark.claim("ID") and take the `claim` fixture (a nasrepro ClaimContext).
+Options: --tier smoke|full, --seeds N, --device auto|cpu|cuda, --skip-missing-device,
+--accept-baselines, --claim ID (repeatable; a prefix selects a paper: --claim REWARD).
+Claim tests carry @pytest.mark.claim("ID") and take the `claim` fixture (a nasrepro
+ClaimContext). Bad options are a one-line usage error; a nasrepro DataError/ConfigError in
+a test is reported as its one-line message.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="store this run's records as the accepted baselines of the tier")
     group.addoption("--claim", action="append", default=[], metavar="ID",
                     help="run only these claims (ID or prefix, e.g. REWARD-4 or REWARD)")
+    group.addoption("--skip-missing-device", action="store_true",
+                    help="with --device cuda and no GPU: skip the claims with the reason "
+                         "(without it, that is a usage error)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _validate_options(config)
     requested = config.getoption("--device")
     device = resolve_device(requested)
     config.stash[_OPTIONS] = RunOptions(
@@ -34,6 +40,33 @@ def pytest_configure(config: pytest.Config) -> None:
         accept_baselines=config.getoption("--accept-baselines"))
     config.stash[_REQUESTED_CUDA] = requested == "cuda"
     config.stash[_RECORDS] = []
+
+
+def _validate_options(config: pytest.Config) -> None:
+    """Bad --seeds / --claim / --device: one-line pytest usage error (exit 4), nothing run."""
+    from nasrepro.errors import NasreproError
+    from nasrepro.options import check_run_options
+
+    try:
+        check_run_options(config.getoption("--seeds"), config.getoption("--claim"),
+                          config.getoption("--device"),
+                          config.getoption("--skip-missing-device"))
+    except NasreproError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A nasrepro DataError / ConfigError (missing or corrupt data, a bad configuration)
+    fails the test with its one-line message instead of a traceback (--full-trace keeps
+    the traceback)."""
+    from nasrepro.errors import NasreproError
+
+    report = yield
+    if report.failed and call.excinfo is not None and not item.config.option.fulltrace \
+            and call.excinfo.errisinstance(NasreproError):
+        report.longrepr = call.excinfo.getrepr(style="value", chain=False)
+    return report
 
 
 _OPTIONS = pytest.StashKey[RunOptions]()
@@ -50,11 +83,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     wanted = [w.upper() for w in config.getoption("--claim")]
     if not wanted:
         return
+    from nasrepro.options import claim_matches
+
     keep, drop = [], []
     for item in items:
         cid = _claim_id(item)
-        matched = cid is not None and any(cid == w or cid.startswith(w.rstrip("-") + "-")
-                                          for w in wanted)
+        matched = cid is not None and any(claim_matches(cid, w) for w in wanted)
         (keep if matched else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

@@ -39,8 +39,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def pytest_command(tier: str, claims: Sequence[str], seeds: int | None, device: str,
-                   accept: bool, extra: Sequence[str] = ()) -> list[str]:
+                   accept: bool, extra: Sequence[str] = (),
+                   skip_missing_device: bool = False) -> list[str]:
     """The pytest command line that runs the claim tests of one tier."""
+    from nasrepro.options import SKIP_MISSING_DEVICE
     from nasrepro.paths import repo_root
 
     cmd = [sys.executable, "-m", "pytest", str(repo_root() / "suite"), "-m", "claim",
@@ -52,16 +54,28 @@ def pytest_command(tier: str, claims: Sequence[str], seeds: int | None, device: 
         cmd += ["--seeds", str(seeds)]
     if accept:
         cmd.append("--accept-baselines")
+    if skip_missing_device:
+        cmd.append(SKIP_MISSING_DEVICE)
     return cmd + list(extra)
 
 
+# pytest exit codes after which no report is written: nothing ran.
+NO_REPORT_CODES = {4: "usage error", 5: "no tests collected"}
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    from nasrepro.options import check_run_options
     from nasrepro.paths import repo_root
 
+    check_run_options(args.seeds, args.claim, args.device, args.skip_missing_device)
     cmd = pytest_command(args.tier, args.claim, args.seeds, args.device, args.accept_baselines,
-                         args.pytest_args)
+                         args.pytest_args, args.skip_missing_device)
     print("+", " ".join(cmd), flush=True)
     rc = subprocess.call(cmd, cwd=repo_root())
+    if rc in NO_REPORT_CODES:
+        print(f"nasrepro: pytest exited {rc} ({NO_REPORT_CODES[rc]}): no report written",
+              file=sys.stderr)
+        return rc
     from nasrepro.report.markdown import write_report
 
     print(f"report: {write_report()}")
@@ -140,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--claim", action="append", default=[], help="claim ID or paper prefix")
     sp.add_argument("--seeds", type=int, default=None)
     sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    sp.add_argument("--skip-missing-device", action="store_true",
+                    help="with --device cuda and no GPU: skip the claims with the reason "
+                         "(without it, that is an error)")
     sp.add_argument("--accept-baselines", action="store_true")
     sp.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     sp.set_defaults(func=_cmd_run)

@@ -11,3 +11,7 @@ class DataError(NasreproError):
 
 class ConfigError(NasreproError):
     """A bad option, tier, claim ID or configuration value."""
+
+
+class CorruptFileWarning(UserWarning):
+    """A stage or cache file could not be read: it was moved aside and is recomputed."""

@@ -1,12 +1,22 @@
-"""Atomic file writes and checksums: an interrupted run never leaves a half-written file."""
+"""Atomic file writes, memoized checksums, moving unreadable files aside, and file locks.
+
+An interrupted run never leaves a half-written file; a file that cannot be read is renamed
+to `<name>.corrupt-<timestamp>` (named in a warning) instead of failing every rerun; and
+concurrent runs on one reports folder serialise on a lock file per cache key or stage.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sys
 import tempfile
-from collections.abc import Callable
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +93,141 @@ def read_json(path: Path) -> Any:
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file, streamed."""
-    h = hashlib.sha256()
+    return _digest(Path(path), "sha256", chunk)
+
+
+def _digest(path: Path, algo: str, chunk: int = 1 << 20) -> str:
+    h = hashlib.new(algo, usedforsecurity=False)  # md5 only checks official files
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def stat_key(path: Path) -> str:
+    """Identity of a file's current bytes without reading them: resolved path, size, mtime,
+    ctime and inode (ctime changes on any write, even one that restores the mtime)."""
+    st = Path(path).stat()
+    return f"{Path(path).resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}"
+
+
+_DIGESTS: dict[tuple[str, str], str] = {}
+_DIGESTS_LOCK = threading.Lock()
+
+
+def file_digest(path: Path, algo: str = "sha256") -> str:
+    """Hex digest of a file, computed once per process per (path, size, mtime, ctime,
+    inode): data files enter every cache key, so hashing them must stay cheap."""
+    key = (algo, stat_key(path))
+    with _DIGESTS_LOCK:
+        if key in _DIGESTS:
+            return _DIGESTS[key]
+    digest = _digest(Path(path), algo)
+    with _DIGESTS_LOCK:
+        _DIGESTS[key] = digest
+    return digest
+
+
+def move_aside(path: Path, reason: str, then: str = "recomputing") -> Path:
+    """Rename an unreadable file to `<name>.corrupt-<UTC timestamp>` and warn, naming both
+    paths, the reason and what happens next; return the new path."""
+    path = Path(path)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:  # another run moved it first
+        return target
+    from nasrepro.errors import CorruptFileWarning
+
+    warnings.warn(f"{path} could not be read ({reason}); moved aside to {target.name}; "
+                  f"{then}", CorruptFileWarning, stacklevel=2)
+    return target
+
+
+def brief(exc: BaseException, limit: int = 160) -> str:
+    """'Type: first sentence of the message', at most `limit` characters (for one-line
+    warnings; torch's zip errors run to several sentences)."""
+    text = (str(exc).strip().splitlines() or [""])[0]
+    text = text.split(". ", 1)[0]
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def is_unreadable_content(exc: BaseException) -> bool:
+    """True when loading a file failed because of its bytes (truncated, garbage), not
+    because the file is absent or not ours to read (those are reported, not moved aside)."""
+    return isinstance(exc, Exception) and not isinstance(
+        exc, (FileNotFoundError, PermissionError, IsADirectoryError, MemoryError))
+
+
+_LOCAL_LOCKS: dict[str, threading.RLock] = {}
+_LOCAL_DEPTH: dict[str, int] = {}
+_LOCAL_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, what: str = "", wait_note_s: float = 30.0,
+              log: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if absent; fcntl.flock where available).
+
+    Another process holding it makes this wait, with a line every `wait_note_s` seconds so a
+    waiting run is never silent; threads of one process serialise too, and re-entry from
+    the holding thread does not deadlock. Released when the block ends or the process dies.
+    """
+    path = Path(path)
+    name = str(path.resolve())
+    with _LOCAL_GUARD:
+        rlock = _LOCAL_LOCKS.setdefault(name, threading.RLock())
+    with rlock:
+        depth = _LOCAL_DEPTH.get(name, 0)
+        _LOCAL_DEPTH[name] = depth + 1
+        try:
+            if depth:
+                yield
+                return
+            with _os_lock(path, what or path.name, wait_note_s, log or _stderr):
+                yield
+        finally:
+            _LOCAL_DEPTH[name] -= 1
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _os_lock(path: Path, what: str, wait_note_s: float,
+             log: Callable[[str], None]) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): one run per reports folder
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        started = last = time.monotonic()
+        waiting = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                now = time.monotonic()
+                if not waiting or now - last >= wait_note_s:
+                    log(f"[{what}] another run is computing it (lock {path}); waiting "
+                        f"({now - started:.0f} s so far)")
+                    waiting, last = True, now
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -10,8 +10,9 @@ The npy layout wins when both are present. Missing or corrupt files raise DataEr
 the file, the expected checksum and how to get it; nothing is ever substituted.
 
 Hashing the 154 MB train array takes ~0.3 s (page cache warm) to ~0.9 s (cold) on the
-development machine, so loaders remember a verified file by (path, size, mtime) in a small
-JSON in the user cache; `verify()` (the `nasrepro data verify` command) always re-hashes.
+development machine, so loaders remember a verified file by (path, size, mtime, ctime,
+inode) in a small JSON in the user cache; `verify()` (the `nasrepro data verify` command)
+always re-hashes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 from nasrepro.errors import DataError
-from nasrepro.files import atomic_write_json, sha256_file
+from nasrepro.files import atomic_write_json, file_digest, sha256_file, stat_key
 from nasrepro.paths import data_root
 
 NPY_DIR = "cifar10"
@@ -105,8 +106,7 @@ def _cache_file() -> Path:
 
 
 def _cache_key(path: Path) -> str:
-    st = path.stat()
-    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    return stat_key(path)
 
 
 def _load_cache() -> dict[str, str]:
@@ -118,16 +118,20 @@ def _load_cache() -> dict[str, str]:
 
 def _check_file(path: Path, kind: str, expected: str, trust_cache: bool) -> str:
     """Verify one file against its expected checksum (kind 'sha256' or 'md5'); return its
-    sha256. With trust_cache, a file verified before with the same size and mtime is not
-    re-hashed."""
+    sha256. With trust_cache, a file verified before with the same size, mtime, ctime and
+    inode is not re-hashed."""
     if not path.is_file():
         raise DataError(f"{path}: missing (expected {kind} {expected}). {HOW_TO_GET}")
     key = _cache_key(path)
     cache = _load_cache() if trust_cache else {}
     if key in cache and cache[key].startswith(f"{kind}:{expected}|"):
         return cache[key].split("|", 1)[1]
-    sha = sha256_file(path)
-    got = sha if kind == "sha256" else _md5(path)
+    if trust_cache:  # once per process per file version
+        sha = file_digest(path)
+        got = sha if kind == "sha256" else file_digest(path, "md5")
+    else:  # `nasrepro data verify`: always re-read the bytes
+        sha = sha256_file(path)
+        got = sha if kind == "sha256" else _md5(path)
     if got != expected:
         raise DataError(f"{path}: corrupt ({kind} {got}, expected {expected}); delete it and "
                         f"restore the file. {HOW_TO_GET}")
@@ -153,6 +157,12 @@ def verify(root: Path | None = None, trust_cache: bool = False) -> dict[str, str
                 for name, sha in NPY_SHA256.items()}
     return {f"{PY_DIR}/{name}": _check_file(root / PY_DIR / name, "md5", md5, trust_cache)
             for name, md5 in PY_MD5.items()}
+
+
+def fingerprint(root: Path | None = None) -> dict[str, str]:
+    """{'<layout folder>/<file>': sha256} of the verified CIFAR-10 files of the data root,
+    for the stage keys of runs that read them (DataError naming a missing/corrupt file)."""
+    return verify(root, trust_cache=True)
 
 
 def read_python_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from nasrepro.errors import DataError
-from nasrepro.files import atomic_write_bytes
+from nasrepro.files import atomic_write_bytes, file_digest
 from nasrepro.paths import DATA_ENV, data_root
 
 
@@ -72,18 +72,19 @@ def _how_to_get(name: str, folder: Path) -> str:
 
 
 def verify_file(name: str, root: str | Path | None = None) -> Path:
-    """Check one file's size, sha256 and md5; return its path or raise DataError."""
+    """Check one file's size, sha256 and md5; return its path or raise DataError.
+    Digests are computed once per process per file version (files.file_digest)."""
     spec = FILES[name]
     folder = mnist_dir(root)
     path = folder / name
     if not path.is_file():
         raise DataError(f"MNIST file missing: {path} (expected sha256 {spec.sha256}); "
                         + _how_to_get(name, folder))
-    blob = path.read_bytes()
-    sha, md5 = hashlib.sha256(blob).hexdigest(), hashlib.md5(blob).hexdigest()
-    if len(blob) != spec.size or sha != spec.sha256 or md5 != spec.md5:
+    size = path.stat().st_size
+    sha, md5 = file_digest(path, "sha256"), file_digest(path, "md5")
+    if size != spec.size or sha != spec.sha256 or md5 != spec.md5:
         raise DataError(
-            f"MNIST file corrupt: {path} has {len(blob)} bytes, sha256 {sha}; expected "
+            f"MNIST file corrupt: {path} has {size} bytes, sha256 {sha}; expected "
             f"{spec.size} bytes, sha256 {spec.sha256} (md5 {spec.md5}). Delete it and "
             + _how_to_get(name, folder))
     return path
@@ -92,6 +93,12 @@ def verify_file(name: str, root: str | Path | None = None) -> Path:
 def verify(root: str | Path | None = None) -> dict[str, str]:
     """Verify all four files; {file name: sha256} or DataError for the first bad one."""
     return {name: (verify_file(name, root), FILES[name].sha256)[1] for name in FILES}
+
+
+def fingerprint(root: str | Path | None = None) -> dict[str, str]:
+    """{'mnist/<file>': sha256} of the four verified files, for the cache keys of runs
+    that read them (DataError naming the file when one is missing or corrupt)."""
+    return {f"{SUBDIR}/{name}": sha for name, sha in verify(root).items()}
 
 
 def download(root: str | Path | None = None, mirrors: tuple[str, ...] = MIRRORS,

@@ -37,7 +37,13 @@ import numpy as np
 import torch
 
 from nasrepro.errors import DataError
-from nasrepro.files import atomic_write_bytes, atomic_write_json, read_json, sha256_file
+from nasrepro.files import (
+    atomic_write_bytes,
+    atomic_write_json,
+    file_digest,
+    read_json,
+    sha256_file,
+)
 from nasrepro.nas.search_space import N_EDGES, N_OPS, arch_str_to_ops, ops_code, ops_to_arch_str
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
@@ -208,13 +214,9 @@ def _check_arrays(arrays: Mapping[str, np.ndarray], path: Path) -> None:
                             f"expected ({n},)")
 
 
-def load_table(path: Path | None = None, device: str | torch.device = "cpu") -> NB201Table:
-    """Load a table (default: the shipped one), verifying its sha256 against the sidecar.
-
-    Raises DataError naming the file and both checksums when the bytes differ (corrupt or
-    truncated), or naming the missing file and how to get it.
-    """
-    path = Path(path) if path is not None else SHIPPED_TABLE
+def _verified_table_sha(path: Path) -> tuple[str, dict[str, Any]]:
+    """(sha256, provenance) of a table whose bytes match its sidecar checksum, else
+    DataError naming the file, both checksums and how to get it (hash memoized)."""
     side = provenance_path(path)
     if not path.is_file():
         raise DataError(f"NB201 table {path} is missing; {_HOW_TO_GET}")
@@ -223,10 +225,28 @@ def load_table(path: Path | None = None, device: str | torch.device = "cpu") -> 
                         f"checksum); {_HOW_TO_GET}")
     prov = read_json(side)
     expected = prov.get("table_sha256")
-    actual = sha256_file(path)
+    actual = file_digest(path)
     if actual != expected:
         raise DataError(f"NB201 table {path} is corrupt or truncated: sha256 {actual} != "
                         f"expected {expected} (from {side.name}); {_HOW_TO_GET}")
+    return actual, prov
+
+
+def fingerprint(path: Path | None = None) -> dict[str, str]:
+    """{'nb201/<table file>': sha256} of a verified table (default: the shipped one), for
+    the cache keys of experiments that read it; DataError like load_table()."""
+    path = Path(path) if path is not None else SHIPPED_TABLE
+    return {f"nb201/{path.name}": _verified_table_sha(path)[0]}
+
+
+def load_table(path: Path | None = None, device: str | torch.device = "cpu") -> NB201Table:
+    """Load a table (default: the shipped one), verifying its sha256 against the sidecar.
+
+    Raises DataError naming the file and both checksums when the bytes differ (corrupt or
+    truncated), or naming the missing file and how to get it.
+    """
+    path = Path(path) if path is not None else SHIPPED_TABLE
+    actual, prov = _verified_table_sha(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -363,25 +383,53 @@ def build_table(sources: Path, out: Path = SHIPPED_TABLE) -> str:
 
 # ----------------------------------------------------------------------------- official export
 
+OFFICIAL_KEYS = ("meta_archs", "arch2infos", "evaluated_indexes")
+_OFFICIAL_EXPECTED = ("expected the official NAS-Bench-201 file (NAS-Bench-201-v1_1-096897.pth "
+                      "or v1_0-e61699.pth from the authors): a torch-saved dict with keys "
+                      + ", ".join(OFFICIAL_KEYS))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
 def load_official(path: Path) -> Any:
     """A NASBench201API over the user's own official .pth file.
 
     The official files are full pickles: torch >= 2.6 refuses them with weights_only=True,
     so the file is loaded with weights_only=False. Only do this for a file you trust
-    (the one you downloaded from the NAS-Bench-201 authors).
+    (the one you downloaded from the NAS-Bench-201 authors). Anything else (a folder, a
+    truncated file, another object) is a DataError saying what the file is and what was
+    expected.
     """
     from nas_201_api import NASBench201API
 
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"official NAS-Bench-201 file {path} is a directory; "
+                        + _OFFICIAL_EXPECTED)
     if not path.is_file():
         raise DataError(f"official NAS-Bench-201 file {path} is missing; download "
                         "NAS-Bench-201-v1_1-096897.pth (or v1_0-e61699) from the authors")
     try:
         data = torch.load(path, map_location="cpu", weights_only=False)  # user's own file
     except Exception as exc:
-        raise DataError(f"{path} (sha256 {sha256_file(path)}) is not a readable "
-                        f"NAS-Bench-201 file: {exc}") from exc
-    return NASBench201API(data, verbose=False)
+        raise DataError(f"{path} (sha256 {sha256_file(path)}) is not a readable torch file "
+                        f"({_first_line(exc)}); {_OFFICIAL_EXPECTED}") from exc
+    if not isinstance(data, dict):
+        raise DataError(f"{path} holds a {type(data).__name__}, not a dict; "
+                        + _OFFICIAL_EXPECTED)
+    missing = [k for k in OFFICIAL_KEYS if k not in data]
+    if missing:
+        found = ", ".join(map(repr, list(data)[:8])) or "none"
+        raise DataError(f"{path} is a dict without {', '.join(missing)} (its keys: {found}); "
+                        + _OFFICIAL_EXPECTED)
+    try:
+        return NASBench201API(data, verbose=False)
+    except Exception as exc:
+        raise DataError(f"{path}: nas_201_api cannot read it ({_first_line(exc)}); "
+                        + _OFFICIAL_EXPECTED) from exc
 
 
 def export_arrays(api: Any, dataset: str = "cifar100", hp: str = "200"
@@ -389,6 +437,9 @@ def export_arrays(api: Any, dataset: str = "cifar100", hp: str = "200"
     """Table arrays from a NASBench201API: test accuracy at hp='200' and the latency
     column `nb201` = get_cost_info(...)['latency'] (seconds per batch) x 1000 in ms."""
     indices = sorted(int(i) for i in api.evaluated_indexes)
+    if not indices:
+        raise DataError("the NAS-Bench-201 file holds no evaluated architectures "
+                        "(evaluated_indexes is empty); export the complete official file")
     ops, acc, lat = [], [], []
     for i in indices:
         arch = api.arch(i)
@@ -422,7 +473,14 @@ def export_official(source: Path, out: Path | None = None) -> tuple[Path, str]:
     source = Path(source)
     out = Path(out) if out is not None else official_table_path()
     api = load_official(source)
-    arrays, provenance = export_arrays(api)
+    try:
+        arrays, provenance = export_arrays(api)
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}") from exc
+    except Exception as exc:  # the API's asserts and KeyErrors on a malformed file
+        raise DataError(f"{source}: its records cannot be read through nas_201_api "
+                        f"({_first_line(exc)}); {_OFFICIAL_EXPECTED} whose records hold "
+                        "cifar100 results at hp=200 with latency") from exc
     provenance["sources"] = {source.name: {"sha256": sha256_file(source),
                                            "origin": "user's official NAS-Bench-201 file"}}
     return out, write_table(out, arrays, provenance)

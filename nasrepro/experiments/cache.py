@@ -1,8 +1,15 @@
-"""On-disk cache of experiment results keyed by a hash of (name, config, code).
+"""On-disk cache of experiment results keyed by a hash of (name, config, code, data).
 
 Claims that share an experiment (e.g. REWARD-4 and REWARD-5) run it once; `nasrepro
 report` never recomputes. The key includes a fingerprint of the nasrepro sources, so a
-change to the code reruns the experiment instead of serving a stale result.
+change to the code reruns the experiment instead of serving a stale result, and the sha256
+of every data file the experiment reads (`data`, from the data modules' `fingerprint()`
+functions, which also verify the files), so a changed table recomputes and a corrupt one
+stops with the data error whatever the cache holds.
+
+A cache file that cannot be read is moved aside (`*.corrupt-<timestamp>`, with a warning)
+and recomputed; a lock file per key makes concurrent runs on one reports folder compute a
+result once (the second waits, then reads it).
 """
 
 from __future__ import annotations
@@ -12,9 +19,16 @@ import hashlib
 import json
 import pickle
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
-from nasrepro.files import atomic_write_bytes
+from nasrepro.files import (
+    atomic_write_bytes,
+    brief,
+    file_lock,
+    is_unreadable_content,
+    move_aside,
+)
 from nasrepro.paths import PACKAGE_DIR, cache_dir
 
 T = TypeVar("T")
@@ -36,20 +50,56 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def cached(name: str, config: Mapping[str, Any], compute: Callable[[], T]) -> T:
-    """Return the cached result of `compute` for (name, config, code), computing it once.
+def cache_path(name: str, config: Mapping[str, Any],
+               data: Mapping[str, str] | None = None) -> Path:
+    """Where `cached` keeps the result of (name, config, code, data checksums)."""
+    key = {"name": name, "config": dict(config), "code": code_fingerprint()}
+    if data:
+        key["data"] = dict(data)
+    return cache_dir() / name / f"{config_hash(key)}.pkl"
 
-    Results are pickled (our own files, written atomically); a corrupt cache file is
-    discarded and recomputed.
+
+_MISSING = object()
+
+
+def _load_pickle(path: Path) -> Any:
+    """The pickled object at `path`, or _MISSING when absent or unreadable (moved aside)."""
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)  # our own cache file, written by cached_file
+    except FileNotFoundError:
+        return _MISSING
+    except Exception as exc:
+        if not is_unreadable_content(exc):
+            raise
+        move_aside(path, brief(exc))
+        return _MISSING
+
+
+def cached_file(path: Path, compute: Callable[[], T],
+                log: Callable[[str], None] | None = None) -> T:
+    """The result pickled at `path`, or compute() pickled there atomically.
+
+    The reusable core of every result cache (the caller chooses the path, whose name must
+    hash everything the result depends on, data checksums included): an unreadable file is
+    moved aside with a warning and recomputed, and a lock file (`.locks/<name>.lock` beside
+    it) makes concurrent processes compute it once (the others wait, then load it).
     """
-    key = config_hash({"name": name, "config": dict(config), "code": code_fingerprint()})
-    path = cache_dir() / name / f"{key}.pkl"
-    if path.is_file():
-        try:
-            with open(path, "rb") as fh:
-                return pickle.load(fh)
-        except Exception:  # any unreadable cache file is recomputed, never trusted
-            path.unlink(missing_ok=True)
-    result = compute()
-    atomic_write_bytes(path, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    path = Path(path)
+    if (hit := _load_pickle(path)) is not _MISSING:
+        return hit
+    with file_lock(path.parent / ".locks" / f"{path.name}.lock",
+                   what=f"cache {path.parent.name}/{path.name}", log=log):
+        if (hit := _load_pickle(path)) is not _MISSING:  # computed while we waited
+            return hit
+        result = compute()
+        atomic_write_bytes(path, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     return result
+
+
+def cached(name: str, config: Mapping[str, Any], compute: Callable[[], T],
+           data: Mapping[str, str] | None = None) -> T:
+    """Return the cached result of `compute` for (name, config, code, data), computing it
+    once. `data`: {file: sha256} of every data file `compute` reads (verified by the
+    caller, e.g. nasrepro.data.nb201.fingerprint())."""
+    return cached_file(cache_path(name, config, data), compute)

@@ -236,9 +236,10 @@ def comparison(tier: str, seeds: int | None = None, device: str = "cpu",
     """(config, {controller: result}) of the whole comparison; each part cached."""
     cfg = experiment_config(tier, seeds, device, reward_seeds)
     results: dict[str, dict[str, Any]] = {}
+    data = rs.data_fingerprint(tuple(cfg["sources"]))  # the tables both parts read
     with cpu_threads(1, device):
-        results.update(cached("gcnas_gcn", cfg, lambda: run_gcn(cfg, progress)))
-        results.update(cached("gcnas_baselines", cfg, lambda: run_baselines(cfg)))
+        results.update(cached("gcnas_gcn", cfg, lambda: run_gcn(cfg, progress), data=data))
+        results.update(cached("gcnas_baselines", cfg, lambda: run_baselines(cfg), data=data))
         for name in ("lstm", "factorized"):
             rcfg, res = run_reward_search_rows(cfg, name)
             results[name] = {**res, "config": rcfg, "n_rows": sum(

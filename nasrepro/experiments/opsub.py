@@ -95,9 +95,11 @@ def tier_config(tier: str, seeds: int | None = None) -> dict[str, Any]:
 
 def stage_store(tier: str, device: str, seeds: int | None = None,
                 root: Path | None = None) -> StageStore:
-    """The stage folder of this (tier, budget, device, code version)."""
+    """The stage folder of this (tier, budget, device, code version, CIFAR-10 files): the
+    sha256 of every data file is in the key, so changed data never reuses old stages and
+    corrupt data stops here (DataError naming the file) whatever the store holds."""
     key = config_hash({"tier": tier, "config": tier_config(tier, seeds), "device": device,
-                       "code": code_fingerprint()})
+                       "code": code_fingerprint(), "data": cifar.fingerprint()})
     return StageStore((root or cache_dir() / "opsub_stages") / tier / key)
 
 

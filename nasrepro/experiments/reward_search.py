@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nasrepro.data import nb201
 from nasrepro.data.nb201 import NB201Table, load_table, official_table_path
 from nasrepro.errors import ConfigError, DataError
 from nasrepro.experiments.cache import cached
@@ -175,6 +176,15 @@ def table_for(sources: tuple[str, ...]) -> NB201Table:
     return table
 
 
+def data_fingerprint(sources: tuple[str, ...]) -> dict[str, str]:
+    """{table file: sha256} of the verified tables `table_for(sources)` reads: part of every
+    search cache key, so a changed table recomputes and a corrupt one is a DataError."""
+    out = nb201.fingerprint()
+    if "nb201" in sources:
+        out.update(nb201.fingerprint(official_table_path()))
+    return out
+
+
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
     """Temporarily set torch's intra-op thread count (None: leave it)."""
@@ -244,7 +254,8 @@ def search_results(tier: str, seeds: int | None = None, device: str = "cpu",
                    **overrides: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(config, result) of the tier's search, computed once per code version (cached)."""
     cfg = search_config(tier, seeds, device, **overrides)
-    return cfg, cached("reward_search", cfg, lambda: run_search(cfg, progress=True))
+    return cfg, cached("reward_search", cfg, lambda: run_search(cfg, progress=True),
+                       data=data_fingerprint(tuple(cfg["sources"])))
 
 
 def rnn_results(tier: str, device: str = "cpu"

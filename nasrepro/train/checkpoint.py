@@ -6,8 +6,13 @@ Layout under a store's root (one folder per run configuration):
   <stage>.result.pt     the stage's final result (written once, last)
   <stage>.progress.pt   the latest end-of-epoch state of an unfinished stage (deleted when
                         the result is written)
+  .locks/<stage>.lock   held while a run computes the stage: a second run on the same
+                        folder waits for it, then loads the result (computed once)
 Stage names may contain '/', stored as '__'. Files are our own torch.save pickles, loaded
-with weights_only=False (trusted: written by this code, never downloaded).
+with weights_only=False (trusted: written by this code, never downloaded). A result or
+progress file that cannot be read (truncated, garbage) is renamed to
+`<file>.corrupt-<timestamp>` with a warning naming it; the stage is recomputed (a corrupt
+progress file restarts the stage from its first epoch).
 """
 
 from __future__ import annotations
@@ -18,7 +23,13 @@ from typing import Any
 
 import torch
 
-from nasrepro.files import atomic_write_with
+from nasrepro.files import (
+    atomic_write_with,
+    brief,
+    file_lock,
+    is_unreadable_content,
+    move_aside,
+)
 
 
 def _safe(stage: str) -> str:
@@ -37,6 +48,22 @@ def torch_load(path: Path) -> Any:
     return torch.load(path, map_location="cpu", weights_only=False)  # our own files
 
 
+_MISSING = object()
+
+
+def _load_or_move_aside(path: Path, then: str = "recomputing the stage") -> Any:
+    """torch_load(path), or _MISSING when the file is absent or unreadable (moved aside)."""
+    try:
+        return torch_load(path)
+    except FileNotFoundError:
+        return _MISSING
+    except Exception as exc:
+        if not is_unreadable_content(exc):
+            raise
+        move_aside(path, brief(exc), then)
+        return _MISSING
+
+
 class StageStore:
     """Results and in-flight progress of the stages of one run."""
 
@@ -49,19 +76,33 @@ class StageStore:
     def progress_path(self, stage: str) -> Path:
         return self.root / f"{_safe(stage)}.progress.pt"
 
+    def lock_path(self, stage: str) -> Path:
+        return self.root / ".locks" / f"{_safe(stage)}.lock"
+
     def done(self, stage: str) -> bool:
         return self.result_path(stage).is_file()
 
     def load_result(self, stage: str) -> Any:
-        return torch_load(self.result_path(stage))
+        """The stored result; DataError naming the file when it is absent or unreadable
+        (an unreadable one is moved aside first, so `run` recomputes it next time)."""
+        out = _load_or_move_aside(self.result_path(stage))
+        if out is _MISSING:
+            from nasrepro.errors import DataError
+
+            raise DataError(f"stage {stage}: no readable result at {self.result_path(stage)}; "
+                            "rerun the experiment to compute it")
+        return out
 
     def save_result(self, stage: str, result: Any) -> None:
         atomic_torch_save(result, self.result_path(stage))
         self.progress_path(stage).unlink(missing_ok=True)
 
     def load_progress(self, stage: str) -> Any | None:
-        path = self.progress_path(stage)
-        return torch_load(path) if path.is_file() else None
+        """The last end-of-epoch state, or None (absent; or unreadable: moved aside with a
+        warning, and the stage restarts from its first epoch)."""
+        out = _load_or_move_aside(self.progress_path(stage),
+                                  f"restarting stage {stage} from its first epoch")
+        return None if out is _MISSING else out
 
     def save_progress(self, stage: str, state: Any) -> None:
         atomic_torch_save(state, self.progress_path(stage))
@@ -73,14 +114,23 @@ class StageStore:
 
     def run(self, stage: str, compute: Callable[[StageProgress], Any],
             log: Callable[[str], None] | None = None) -> Any:
-        """The stage's stored result, or compute(progress) stored atomically."""
-        if self.done(stage):
-            if log:
-                log(f"[{stage}] done earlier: skipped (result {self.result_path(stage)})")
-            return self.load_result(stage)
-        result = compute(StageProgress(self, stage))
-        self.save_result(stage, result)
+        """The stage's stored result, or compute(progress) stored atomically. Under the
+        stage's lock, so concurrent runs on one folder compute it once."""
+        if (out := self._stored(stage, log)) is not _MISSING:
+            return out
+        with file_lock(self.lock_path(stage), what=stage, log=log):
+            if (out := self._stored(stage, log)) is not _MISSING:  # done while we waited
+                return out
+            result = compute(StageProgress(self, stage))
+            self.save_result(stage, result)
         return result
+
+    def _stored(self, stage: str, log: Callable[[str], None] | None) -> Any:
+        path = self.result_path(stage)
+        out = _load_or_move_aside(path)
+        if out is not _MISSING and log:
+            log(f"[{stage}] done earlier: skipped (result {path})")
+        return out
 
 
 class StageProgress:

@@ -1,0 +1,150 @@
+"""Bad options and bad inputs are one clear line with a non-zero exit, and nothing is written
+(pytest and `nasrepro run` / `nasrepro nb201 export`); data errors in a test are one line."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from nasrepro import cli
+from nasrepro.data import nb201
+from nasrepro.errors import ConfigError, DataError
+from nasrepro.options import check_claims, check_seeds, claim_matches, cuda_available
+
+REPO = Path(__file__).resolve().parents[2]
+no_cuda = pytest.mark.skipif(cuda_available(), reason="a CUDA device is visible")
+
+
+def _pytest(args: list[str], tmp_path: Path, **env: str) -> tuple[int, list[str]]:
+    """Run pytest on the repository in a subprocess; (exit code, non-empty output lines)."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO),
+                "NASREPRO_REPORTS": str(tmp_path / "reports"), **env}
+    p = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+                       cwd=REPO, env=full_env, capture_output=True, text=True, timeout=300)
+    return p.returncode, [ln for ln in (p.stdout + p.stderr).splitlines() if ln.strip()]
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--seeds", "0"], "--seeds 0: need at least 1 seed"),
+    (["--seeds", "-3"], "--seeds -3: need at least 1 seed"),
+    (["--claim", "NOPE"], "--claim NOPE matches no claim; papers: GCNAS, LENET, OPSUB, REWARD"),
+    (["--claim", "REWAD-4"], "did you mean REWARD-4"),
+])
+def test_pytest_bad_option_is_one_line_usage_error(tmp_path, args, says):
+    # the probes: --seeds 0 was a 23-line INTERNALERROR; --claim NOPE exited 5 silently
+    rc, lines = _pytest(["suite/reward/test_reward_1.py", *args], tmp_path)
+    assert rc == 4
+    assert len(lines) == 1 and lines[0].startswith("ERROR: ") and says in lines[0], lines
+    assert not (tmp_path / "reports").exists()
+
+
+@no_cuda
+def test_pytest_device_cuda_without_gpu_is_an_error_unless_skipping(tmp_path):
+    rc, lines = _pytest(["suite/reward/test_reward_1.py", "--device", "cuda"], tmp_path)
+    assert rc == 4 and len(lines) == 1
+    assert "--device cuda: no CUDA device is visible" in lines[0]
+    assert "--skip-missing-device" in lines[0]
+    rc, lines = _pytest(["suite/reward/test_reward_1.py", "--device", "cuda",
+                         "--skip-missing-device", "-rs"], tmp_path)
+    assert rc == 0
+    assert any("no CUDA device is visible" in ln and "SKIPPED" in ln for ln in lines), lines
+
+
+def test_missing_data_in_a_claim_test_is_one_line_not_a_traceback(tmp_path):
+    # the probe: the right message inside a 50-60-line traceback
+    rc, lines = _pytest(["suite/opsub/test_opsub_1.py", "-q"], tmp_path,
+                        NASREPRO_DATA=str(tmp_path / "empty"))
+    assert rc == 1
+    msg = [ln for ln in lines if "CIFAR-10 not found under" in ln]
+    assert len(msg) == 1 and str(tmp_path / "empty") in msg[0]
+    assert not any(ln.startswith(("E ", ">", "Traceback")) or "raise " in ln for ln in lines)
+    assert len(lines) <= 8, lines
+
+
+def test_claim_matching_rule():
+    assert claim_matches("REWARD-4", "reward") and claim_matches("REWARD-4", "REWARD-")
+    assert claim_matches("REWARD-4", "REWARD-4")
+    assert not claim_matches("REWARD-10", "REWARD-1")
+    check_claims(["REWARD", "opsub-3"])
+    with pytest.raises(ConfigError, match="did you mean OPSUB"):
+        check_claims(["OPSUP"])
+    with pytest.raises(ConfigError, match="need at least 1 seed"):
+        check_seeds(0)
+    check_seeds(None)
+    check_seeds(1)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--seeds", "0"], "--seeds 0: need at least 1 seed"),
+    (["--claim", "NOPE"], "--claim NOPE matches no claim"),
+])
+def test_nasrepro_run_bad_option_writes_nothing(tmp_path, monkeypatch, capsys, args, says):
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path / "reports"))
+    assert cli.main(["run", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0]
+    assert not (tmp_path / "reports").exists()
+
+
+@no_cuda
+def test_nasrepro_run_device_cuda_without_gpu_writes_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path / "reports"))
+    assert cli.main(["run", "--device", "cuda", "--claim", "REWARD-1"]) == 2
+    assert "--device cuda: no CUDA device is visible" in capsys.readouterr().err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_nasrepro_run_writes_no_report_after_a_pytest_usage_error(tmp_path, monkeypatch,
+                                                                   capfd):
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path / "reports"))
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    assert cli.main(["run", "--claim", "REWARD-1", "--", "--no-such-pytest-option"]) == 4
+    assert "pytest exited 4 (usage error): no report written" in capfd.readouterr().err
+    assert not (tmp_path / "reports" / "REPORT.md").exists()
+
+
+def test_pytest_command_passes_skip_missing_device():
+    cmd = cli.pytest_command("smoke", ["REWARD"], None, "cuda", False,
+                             skip_missing_device=True)
+    assert "--skip-missing-device" in cmd
+    assert "--skip-missing-device" not in cli.pytest_command("smoke", [], None, "cpu", False)
+
+
+# ---------------------------------------------------------------- official NB201 files
+
+@pytest.mark.parametrize(("content", "says"), [
+    ({"a": 1, "b": [1, 2]}, r"is a dict without meta_archs, arch2infos, evaluated_indexes "
+                            r"\(its keys: 'a', 'b'\); expected the official NAS-Bench-201"),
+    ([1, 2, 3], r"holds a list, not a dict; expected the official NAS-Bench-201 file"),
+    ({"meta_archs": 1, "arch2infos": 2, "evaluated_indexes": 3},
+     r"nas_201_api cannot read it \(AttributeError"),
+    ({"meta_archs": [], "arch2infos": {}, "evaluated_indexes": []},
+     r"holds no evaluated architectures"),
+])
+def test_export_malformed_official_file_says_what_and_writes_nothing(tmp_path, capsys,
+                                                                     content, says):
+    # the probes: AssertionError: Can not find key[meta_archs]; ValueError: invalid type
+    src, out = tmp_path / "NAS-Bench-201-v1_1-096897.pth", tmp_path / "out.npz"
+    torch.save(content, src)
+    with pytest.raises(DataError, match=says):
+        nb201.export_official(src, out)
+    assert cli.main(["nb201", "export", "--from", str(src), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(src) in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]
+
+
+def test_export_directory_or_garbage_is_named_as_such(tmp_path):
+    folder = tmp_path / "NAS-Bench-201-v1_1-096897.pth"
+    folder.mkdir()
+    with pytest.raises(DataError, match="is a directory; expected the official"):
+        nb201.export_official(folder, tmp_path / "o.npz")
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a torch file")
+    with pytest.raises(DataError, match=r"junk\.pth \(sha256 [0-9a-f]{64}\) is not a readable "
+                                        r"torch file \(UnpicklingError"):
+        nb201.export_official(junk, tmp_path / "o.npz")
+    assert not (tmp_path / "o.npz").exists()
