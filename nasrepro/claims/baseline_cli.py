@@ -100,7 +100,8 @@ def _cmd_record(args: argparse.Namespace) -> int:
             hardware = claim_spec(cid).hardware
             recs = [read_json(p) for d in dirs
                     if (p := d / "results" / args.tier / f"{cid}.json").is_file()]
-            recs = [r for r in recs if r["verdict"] != "NOT RUN"]
+            # a skipped claim (NOT RUN, nothing measured: e.g. no GPU) has nothing to accept
+            recs = [r for r in recs if r["verdict"] != "NOT RUN" or r.get("measurements")]
             if hardware == "independent":
                 recs = recs[:1]  # must match everywhere: one run is the baseline
             if not recs:

@@ -156,9 +156,9 @@ def build_baseline(records: list[dict[str, Any]], *, force: bool = False) -> dic
     first = records[0]
     claim, tier = first["claim"], first["tier"]
     for r in records:
-        if r.get("verdict") == "NOT RUN":
-            raise ConfigError(f"{claim}: a NOT RUN record cannot be a baseline "
-                              f"({r.get('not_run_reason', '')})")
+        if r.get("verdict") == "NOT RUN" and not r.get("measurements"):
+            raise ConfigError(f"{claim}: a NOT RUN record without measurements cannot be a "
+                              f"baseline ({r.get('not_run_reason', '')})")
         if (r["claim"], r["tier"]) != (claim, tier):
             raise ConfigError(f"cannot pool {r['claim']} [{r['tier']}] with {claim} [{tier}]")
         if r.get("overrides") and not force:

@@ -180,3 +180,13 @@ def test_machine_class_follows_the_cpu_code_path():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.strip()
     assert out.startswith("cpu-default-") and f"-{os.cpu_count()}c-torch" in out
+
+
+def test_not_run_records_are_accepted_only_with_measurements():
+    # regression: OPSUB smoke is NOT RUN as a paper verdict but gates its measurements
+    rec = _rec([0.5, 0.5])
+    rec["verdict"] = "NOT RUN"
+    assert baselines.build_baseline([rec])["runs"][0]["verdict"] == "NOT RUN"
+    rec["measurements"] = []
+    with pytest.raises(ConfigError, match="without measurements"):
+        baselines.build_baseline([rec])
