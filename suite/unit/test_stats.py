@@ -196,3 +196,11 @@ def test_gcnas_1_logrank_recomputed_from_record(tier):
         res = sps.logrank(_censored(gt, ge), _censored(rt + margin, re_),
                           alternative="greater")
         assert m["p_value"] == pytest.approx(float(res.pvalue), rel=1e-9)
+
+
+def test_report_shows_no_censoring_code_for_a_judged_measurement_without_value():
+    from nasrepro.report.markdown import fmt_ours
+
+    judged = {"center": None, "spread": None, "unit": "sample", "verdict": "NOT REPRODUCED"}
+    assert fmt_ours(judged) == "no value (see detail)"
+    assert fmt_ours({**judged, "verdict": "NOT RUN"}) == "not run"
