@@ -46,3 +46,30 @@ def blocks_figure(results: dict[str, dict[str, Any]], cfg: dict[str, Any], sourc
     fig.suptitle("GC-NAS vs RNN, NB201 REINFORCE, random search, evolution: "
                  "median over seeds, IQR band")
     return save_figure(fig, name)
+
+
+def km_feasibility_figure(curves: dict[str, dict[str, dict]], horizon: float,
+                          name: str = "gcnas_km_feasible") -> str:
+    """GCNAS-1: Kaplan-Meier fraction of runs that reached a feasible block (mean latency
+    <= T) by sample n, every controller (lines), one panel per reward.
+
+    curves[reward][label] = {"t", "survival"} from claims.survival.km."""
+    rewards = list(curves)
+    fig, axes = new_figure(1, len(rewards), figsize=(5.4 * len(rewards), 4.0), sharey=True,
+                           squeeze=False)
+    for ax, reward in zip(axes[0], rewards, strict=True):
+        for label, c in curves[reward].items():
+            t = np.concatenate([[0.0], c["t"], [horizon + 150.0]])
+            reached = 1.0 - np.concatenate([[1.0], c["survival"], c["survival"][-1:]])
+            ax.step(t, reached, where="post", label=label,
+                    ls="--" if "ablation" in label else "-")
+        ax.axvline(horizon, color="k", lw=0.8, alpha=0.5)  # end of search: censoring
+        ax.set_xlim(0, horizon + 150.0)
+        ax.set_ylim(0, 1.02)
+        ax.set_title(f"{reward} reward")
+        ax.set_xlabel("sample n")
+    axes[0, 0].set_ylabel("fraction of runs with a feasible block by n (KM)")
+    axes[0, -1].legend(fontsize=7, loc="lower right")
+    fig.suptitle("GCNAS-1 (ours): Kaplan-Meier estimate of samples to the first feasible "
+                 f"block; runs never feasible are censored at {horizon:g}")
+    return save_figure(fig, name)

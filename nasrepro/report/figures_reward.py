@@ -85,3 +85,36 @@ def fig7_blocks(res: dict, cfg: dict, source: str,
     n = cfg["seeds"]
     fig.suptitle(f"REWARD Fig. 7 (ours): median over {n} seeds, IQR band; {source}")
     return save_figure(fig, name)
+
+
+def km_settle_figure(curves: dict[str, dict[str, dict]], horizon: float,
+                     paper: dict[str, float], name: str = "reward_km_settle") -> str:
+    """REWARD-4: Kaplan-Meier fraction of runs settled (<= T from then on) by sample n,
+    per reward (lines) and latency source (panels), the paper's settling samples marked.
+
+    curves[source][reward] = {"t", "survival"} from claims.survival.km, plus "label"."""
+    import numpy as np
+
+    sources = list(curves)
+    fig, axes = new_figure(1, len(sources), figsize=(4.8 * len(sources), 3.9), sharey=True,
+                           squeeze=False)
+    colors = {"mnasnet": "C0", "proposed": "C1", "mnasnet_hard": "C2", "tunas_abs": "C3"}
+    for ax, src in zip(axes[0], sources, strict=True):
+        for r, c in curves[src].items():
+            t = np.concatenate([[0.0], c["t"], [horizon + 150.0]])
+            settled = 1.0 - np.concatenate([[1.0], c["survival"], c["survival"][-1:]])
+            ax.step(t, settled, where="post", color=colors.get(r), label=c.get("label", r))
+        for r, n in paper.items():
+            ax.axvline(n, color=colors.get(r), ls="--", lw=1,
+                       label=f"paper {r}: from sample {n:g}")
+        ax.axhline(0.5, color="grey", ls=":", lw=0.8)
+        ax.axvline(horizon, color="k", lw=0.8, alpha=0.5)  # end of search: censoring
+        ax.set_xlim(0, horizon + 150.0)
+        ax.set_ylim(0, 1)
+        ax.set_title(src, fontsize=9)
+        ax.set_xlabel("sample n")
+    axes[0, 0].set_ylabel("fraction of runs settled by n (KM)")
+    axes[0, -1].legend(fontsize=7, loc="upper left")
+    fig.suptitle("REWARD-4 (ours): Kaplan-Meier estimate of the settling sample; runs that "
+                 f"never settle are censored at {horizon:g}")
+    return save_figure(fig, name)

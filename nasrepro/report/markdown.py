@@ -37,7 +37,10 @@ def fmt_ours(m: dict[str, Any]) -> str:
     if s:
         return (f"{fmt(s['median'], 5)}{unit} [IQR {fmt(s['q1'], 4)}–{fmt(s['q3'], 4)}, "
                 f"n={s['n']}]")
-    return f"{fmt(m.get('center'))}{unit}" if m.get("center") is not None else "not run"
+    if m.get("center") is not None:
+        return f"{fmt(m.get('center'))}{unit}"
+    # no value: not run, or judged without one (e.g. a KM median not reached; see detail)
+    return "not run" if m.get("verdict") in (None, "NOT RUN") else "no value (see detail)"
 
 
 def _md(cell: Any) -> str:

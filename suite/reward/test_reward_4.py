@@ -1,25 +1,40 @@
 """REWARD-4 (Fig. 7): the proposed reward's sampled latency settles <= T sooner than
 MnasNet's (paper: from sample 4000 vs 4750, 15.8 % sooner); mean accuracy rises in both.
 
-Many seeds per reward (the paper ran one search each); censored runs (never settling
-within the 5000 samples) are counted, shown, and ranked worst, never dropped.
+Many seeds per reward (the paper ran one search each). The settling sample is a censored
+time to event: runs that never settle within the search are censored at its end, never
+dropped and never given a value; Kaplan-Meier medians, a one-sided log-rank test and the
+restricted mean settling sample (nasrepro.claims.survival).
 """
 
 import numpy as np
 import pytest
 
 from nasrepro.claims import ClaimResult, Measurement, Verdict
-from nasrepro.claims.stats import mann_whitney_less, summarize
+from nasrepro.claims import survival as sv
 from nasrepro.experiments import reward_search as rs
-from nasrepro.report.figures_reward import fig7_blocks
+from nasrepro.report.figures_reward import fig7_blocks, km_settle_figure
 
 
-def _speedup(m_settle: float, p_settle: float) -> float:
-    return (m_settle - p_settle) / m_settle
+def _times(g: dict, key: str = "settle", mask: str = "censored", horizon: float = 5000.0
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(times, observed) of one group's settling (or first-crossing) sample."""
+    return sv.from_coded(g[key], g[mask], horizon)
 
 
-def _fmt(stats: dict) -> str:
-    return f"{stats['median']:.0f} [{stats['q1']:.0f}, {stats['q3']:.0f}]"
+def _rmst(t: np.ndarray, o: np.ndarray, horizon: float) -> str:
+    r = sv.rmst_ci(t, o, horizon)
+    return f"{r['rmst']:.0f} [{r['low']:.0f}, {r['high']:.0f}]"
+
+
+def per_seed_table(result: ClaimResult, title: str, times: dict[str, tuple]) -> None:
+    """Per-seed times and event flags, one column pair per group (for recomputation)."""
+    names = list(times)
+    n = len(times[names[0]][0])
+    rows = [[i] + [v for k in names for v in (float(times[k][0][i]), bool(times[k][1][i]))]
+            for i in range(n)]
+    result.table(title, ["seed"] + [h for k in names for h in (f"{k} time", f"{k} event")],
+                 rows)
 
 
 @pytest.mark.claim("REWARD-4")
@@ -29,42 +44,52 @@ def test_reward_4_settling(claim):
     cfg, res, src, where, mets = s.cfg, s.res, s.source, s.where, s.metrics
     spec = claim.spec
     result = ClaimResult(claim.claim, config=claim.config(**cfg))
-    m, p = mets["mnasnet"], mets["proposed"]
-    code = rs.censored_code(cfg)
+    horizon = float(cfg["n_samples"])
+    tt = {r: _times(mets[r], horizon=horizon) for r in ("mnasnet", "proposed")}
 
     tol_settle = spec.tolerance("settle")
+    med = {}
     for r in ("proposed", "mnasnet"):
         ref = spec.value(f"settle/{r}")
-        settle = mets[r]["settle"]
-        detail = (f"{int(mets[r]['censored'].sum())}/{len(settle)} runs censored (never "
-                  f"settle within {cfg['n_samples']}; coded {code:g})")
-        # A censored median (> n_samples) is not a measured settling point: it cannot
-        # confirm the paper's value, whatever the code's distance to it.
-        forced = Verdict.NOT_REPRODUCED if np.median(settle) >= code else None
-        if forced:
-            detail += f"; median run never settles within {cfg['n_samples']} samples"
+        t, o = tt[r]
+        med[r] = sv.km_median(t, o)
+        detail = (f"Kaplan-Meier median: {sv.describe(t, o, horizon)}; runs that never settle "
+                  f"are censored at {horizon:g}; restricted mean settling sample (area under "
+                  f"the KM curve to {horizon:g}) {_rmst(t, o, horizon)} (95 % bootstrap)")
+        # A median the KM curve does not reach is not a measured settling point: it cannot
+        # confirm the paper's value.
+        forced = Verdict.NOT_REPRODUCED if med[r] is None else None
         result.add(Measurement(
-            f"settle/{r} [{where}]", list(settle), paper=ref.value, source=ref.source,
-            tolerance=tol_settle, unit="sample", band=250.0, verdict=forced, detail=detail))
-    sm, sp = np.median(m["settle"]), np.median(p["settle"])
+            f"settle/{r}: KM median settling sample [{where}]", med[r], paper=ref.value,
+            source=ref.source, tolerance=tol_settle, unit="sample", band=250.0,
+            verdict=forced, detail=detail))
     ref = spec.value("speedup")
-    both_censored = sm >= code and sp >= code
+    rd = sv.rmst_difference_ci(*tt["proposed"], *tt["mnasnet"], horizon)
+    rm = sv.rmst(*tt["mnasnet"], horizon)
+    rmst_note = (f"restricted means (to {horizon:g}): MnasNet {rm:.0f}, proposed "
+                 f"{rm - rd['difference']:.0f}; proposed sooner by {rd['difference']:.0f} "
+                 f"[{rd['low']:.0f}, {rd['high']:.0f}] samples (95 % bootstrap), "
+                 f"{rd['difference'] / rm:.1%} (descriptive: depends on the horizon)")
+    reached = med["mnasnet"] is not None and med["proposed"] is not None
+    missing = [r for r in ("mnasnet", "proposed") if med[r] is None]
     result.add(Measurement(
-        f"speedup (median settle, mnasnet vs proposed) [{where}]", float(_speedup(sm, sp)),
+        f"speedup (KM median settle, mnasnet vs proposed) [{where}]",
+        (med["mnasnet"] - med["proposed"]) / med["mnasnet"] if reached else None,
         paper=ref.value, source=ref.source, tolerance=spec.tolerance("speedup"), band=0.05,
-        verdict=Verdict.NOT_REPRODUCED if both_censored else None,
-        detail=f"medians: MnasNet {sm:g}, proposed {sp:g} (censored = {code:g})"
-               + ("; both medians censored: no measurable speed-up" if both_censored else "")))
-    rm, rp = m["settle"].mean(), p["settle"].mean()
-    result.notes.append(
-        f"Restricted means of the settling sample (censored at {code:g}): MnasNet {rm:.0f}, "
-        f"proposed {rp:.0f}, i.e. {_speedup(rm, rp):.1%} sooner (descriptive only; it "
-        "depends on the censoring code).")
-    test = mann_whitney_less(p["settle"], m["settle"])
+        verdict=None if reached else Verdict.NOT_REPRODUCED,
+        detail=(f"KM medians MnasNet {med['mnasnet']:g}, proposed {med['proposed']:g}"
+                if reached else "KM median not reached within "
+                f"{horizon:g} for {' and '.join(missing)}: no measurable speed-up")
+        + f"; {rmst_note}"))
+    lr = sv.logrank_sooner(*tt["proposed"], *tt["mnasnet"])
+    fp, fm = (sv.fraction_by(*tt[r], horizon) for r in ("proposed", "mnasnet"))
     result.add(Measurement(
-        f"proposed settles sooner than mnasnet: P(settle_p < settle_m) [{where}]",
-        test["effect"], tolerance=spec.tolerance("sooner"), p_value=test["p"], band=0.1,
-        detail="one-sided Mann-Whitney, censored runs tied at the worst rank"))
+        f"proposed settles sooner than mnasnet: KM fraction settled by {horizon:g}, "
+        f"proposed - mnasnet [{where}]", fp - fm, tolerance=spec.tolerance("sooner"),
+        p_value=lr["p"], band=0.1,
+        detail=f"settled by {horizon:g}: proposed {fp:.2f}, MnasNet {fm:.2f}; one-sided "
+               f"log-rank, H1 proposed's settling hazard higher (scipy.stats.logrank(proposed, "
+               f"mnasnet, alternative='greater')): z = {lr['z']:.3f}"))
     tol_rise = spec.tolerance("acc_rise")
     for r in ("proposed", "mnasnet"):
         result.add(Measurement(
@@ -73,35 +98,45 @@ def test_reward_4_settling(claim):
             source="Lim & Kim 2022, Fig. 7: mean accuracy rises over the run",
             tolerance=tol_rise, unit="pp", band=0.5))
 
-    rows = []
+    rows, curves = [], {}
     for s in cfg["sources"]:
         t = res["targets"][s]
+        curves[s] = {}
         for r in cfg["rewards"]:
             g = rs.group_metrics(res, cfg, r, s)
-            rows.append([s, f"{t:.3f}", r, _fmt(summarize(g["settle"])),
-                         f"{int(g['censored'].sum())}/{len(g['settle'])}",
-                         _fmt(summarize(g["crossing"])),
-                         f"{int(g['no_crossing'].sum())}/{len(g['settle'])}",
-                         f"{int(g['first_block_below'].sum())}/{len(g['settle'])}",
+            st, so = _times(g, horizon=horizon)
+            ct, co = _times(g, "crossing", "no_crossing", horizon)
+            curves[s][r] = {**sv.km(st, so), "label": rs.REWARD_LABELS.get(r, r)}
+            n = len(st)
+            rows.append([s, f"{t:.3f}", r, sv.describe(st, so, horizon),
+                         _rmst(st, so, horizon), f"{int((~so).sum())}/{n}",
+                         sv.describe(ct, co, horizon), f"{int((~co).sum())}/{n}",
+                         f"{int(g['first_block_below'].sum())}/{n}",
                          f"{np.median(g['lat_blocks'][:, 0]):.2f} -> "
                          f"{np.median(g['lat_blocks'][:, -1]):.2f}",
                          f"{np.median(g['acc_blocks'][:, 0]):.2f} -> "
                          f"{np.median(g['acc_blocks'][:, -1]):.2f}"])
     result.table(
-        f"Settling per reward and latency source ({cfg['seeds']} seeds each; median [IQR]; "
-        f"censored coded {code:g})",
-        ["latency source", "T (ms)", "reward", "settling sample", "censored",
-         "first crossing", "no crossing", "block 1 <= T", "lat block 1 -> 20 (ms)",
-         "acc block 1 -> 20 (%)"], rows)
+        f"Settling per reward and latency source ({cfg['seeds']} seeds each; Kaplan-Meier "
+        f"medians, runs without the event censored at {horizon:g}; restricted mean to "
+        f"{horizon:g} with 95 % bootstrap interval)",
+        ["latency source", "T (ms)", "reward", "settling sample (KM median)",
+         "restricted mean settling sample", "never settle", "first crossing (KM median)",
+         "no crossing", "block 1 <= T", "lat block 1 -> 20 (ms)", "acc block 1 -> 20 (%)"],
+        rows)
+    per_seed_table(
+        result, f"Per-seed settling samples on the primary source ({where}): time = settling "
+        f"sample if event is true, else the censoring time ({horizon:g}, never settled); the "
+        "log-rank test above is scipy.stats.logrank on these", tt)
     for s in cfg["sources"]:
         if s != src:
-            ps = rs.group_metrics(res, cfg, "proposed", s)["settle"]
-            ms = rs.group_metrics(res, cfg, "mnasnet", s)["settle"]
-            t = mann_whitney_less(ps, ms)
+            ps = _times(rs.group_metrics(res, cfg, "proposed", s), horizon=horizon)
+            ms = _times(rs.group_metrics(res, cfg, "mnasnet", s), horizon=horizon)
+            t = sv.logrank_sooner(*ps, *ms)
             result.notes.append(
                 f"Sensitivity {rs.paper_target_note(s, res['targets'][s])}: proposed settles "
-                f"sooner with P = {t['effect']:.2f}, one-sided p = {t['p']:.3g}; medians "
-                f"proposed {np.median(ps):g}, MnasNet {np.median(ms):g}.")
+                f"sooner, one-sided log-rank z = {t['z']:.2f}, p = {t['p']:.3g}; KM medians "
+                f"proposed {sv.describe(*ps, horizon)}, MnasNet {sv.describe(*ms, horizon)}.")
     rnn = rs.rnn_results(claim.tier, claim.device)
     if rnn is None:
         result.notes.append(
@@ -109,21 +144,20 @@ def test_reward_4_settling(claim):
             f"{rs.TIERS['full']['rnn_seeds']} seeds per reward); see docs/nb201.md.")
     else:
         rcfg, rres = rnn
-        rrows = []
+        rrows, rtt = [], {}
         for r in rcfg["rewards"]:
             g = rs.group_metrics(rres, rcfg, r, src)
-            rrows.append([r, _fmt(summarize(g["settle"])),
-                          f"{int(g['censored'].sum())}/{len(g['settle'])}",
+            rtt[r] = _times(g, horizon=horizon)
+            rrows.append([r, sv.describe(*rtt[r], horizon), _rmst(*rtt[r], horizon),
+                          f"{int((~rtt[r][1]).sum())}/{len(rtt[r][0])}",
                           f"{np.median(g['lat_blocks'][:, -1]):.2f}",
                           f"{np.median(g['acc_blocks'][:, -1]):.2f}"])
-        rp = rs.group_metrics(rres, rcfg, "proposed", src)["settle"]
-        rm = rs.group_metrics(rres, rcfg, "mnasnet", src)["settle"]
-        rt = mann_whitney_less(rp, rm)
+        rt = sv.logrank_sooner(*rtt["proposed"], *rtt["mnasnet"])
         result.table(f"Sensitivity: LSTM controller ({rcfg['seeds']} seeds per reward, {where})",
-                     ["reward", "settling sample", "censored", "lat block 20 (ms)",
-                      "acc block 20 (%)"], rrows)
+                     ["reward", "settling sample (KM median)", "restricted mean settling sample",
+                      "never settle", "lat block 20 (ms)", "acc block 20 (%)"], rrows)
         result.notes.append(f"LSTM controller ({rres['controller_note']}): proposed settles "
-                            f"sooner with P = {rt['effect']:.2f}, one-sided p = {rt['p']:.3g}.")
+                            f"sooner, one-sided log-rank z = {rt['z']:.2f}, p = {rt['p']:.3g}.")
     result.notes.append(
         f"Latency source {where}; controller: {res['controller_note']}; "
         f"{cfg['n_samples']} samples per search, blocks of {cfg['block']}.")
@@ -131,12 +165,18 @@ def test_reward_4_settling(claim):
         "Settling sample = end of the first block from which every later block mean "
         "latency is <= T; first crossing = first block <= T after a block > T. Runs whose "
         "first block is already <= T are counted in 'block 1 <= T' (uniform start: the "
-        "mean latency of all cells is below the 0.74-quantile T).")
+        "mean latency of all cells is below the 0.74-quantile T). Both are times to event: a "
+        f"run without the event within {horizon:g} samples is censored at {horizon:g} "
+        "(Kaplan-Meier; the median is 'not reached' when under half the runs have the event).")
     result.notes.append(
         f"Search cost: {res['cpu_s']:.1f} s CPU / {res['wall_s']:.1f} s wall for "
         f"{len(cfg['sources']) * len(cfg['rewards']) * cfg['seeds']} searches batched "
         "(cached; shared with REWARD-5).")
     result.figures.append(fig7_blocks(res, cfg, src))
+    paper = {r: spec.value(f"settle/{r}").value for r in ("proposed", "mnasnet")}
+    result.figures.append(km_settle_figure(
+        {s: {r: curves[s][r] for r in ("mnasnet", "proposed")} for s in cfg["sources"]},
+        horizon, paper, name=f"reward_km_settle_{claim.tier}"))
     for s in cfg["sources"]:
         if s != src:
             result.figures.append(fig7_blocks(res, cfg, s, name=f"reward_fig7_{s}"))
@@ -145,5 +185,5 @@ def test_reward_4_settling(claim):
     for r in cfg["rewards"]:
         settle = mets[r]["settle"]
         assert np.all(settle % cfg["block"] == 0) and settle.min() >= cfg["block"]
-        assert np.array_equal(mets[r]["censored"], settle == code)
+        assert np.array_equal(mets[r]["censored"], settle > horizon)
     assert record["verdict"] in ("REPRODUCED", "PARTIAL", "NOT REPRODUCED")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nasrepro.claims import ClaimResult, Measurement
-from nasrepro.claims.stats import mann_whitney_less, summarize
+from nasrepro.claims.stats import mann_whitney_less, median_ci, median_difference_ci, summarize
 from nasrepro.experiments import reward_search as rs
 from nasrepro.report.figures_reward import fig6_heatmaps
 
@@ -22,15 +22,21 @@ def test_reward_5_feasible_counts(claim):
     for b in ("50-60", "60-70"):
         for r in ("mnasnet", "proposed"):
             ref = spec.value(f"count/{b}/{r}")
+            counts = [float(v) for v in mets[r][f"count/{b}"]]
+            ci = median_ci(counts)
             result.add(Measurement(
-                f"count/{b}/{r} [{where}]", [float(v) for v in mets[r][f"count/{b}"]],
+                f"count/{b}/{r} [{where}]", counts,
                 paper=ref.value, source=ref.source, tolerance=tol, unit="samples",
-                band=25.0))
+                band=25.0, detail=f"median {ci['median']:g} (95 % bootstrap {ci['low']:g}-"
+                                  f"{ci['high']:g}), seed std {summarize(counts)['std']:.1f}"))
         test = mann_whitney_less(mets["mnasnet"][f"count/{b}"], mets["proposed"][f"count/{b}"])
+        dci = median_difference_ci(mets["proposed"][f"count/{b}"], mets["mnasnet"][f"count/{b}"])
         result.add(Measurement(
             f"proposed > mnasnet in [{b.replace('-', ', ')}) %: P(count_m < count_p) [{where}]",
             test["effect"], tolerance=spec.tolerance("more"), p_value=test["p"], band=0.1,
-            detail="one-sided Mann-Whitney over seeds"))
+            detail=f"one-sided Mann-Whitney over seeds ({test['method']}); median difference "
+                   f"proposed - MnasNet {dci['difference']:g} (95 % bootstrap {dci['low']:g} to "
+                   f"{dci['high']:g})"))
     rows = []
     for s in cfg["sources"]:
         for r in cfg["rewards"]:
