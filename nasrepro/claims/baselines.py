@@ -137,6 +137,7 @@ def _run_entry(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "verdict": record["verdict"],
         "variant": _variant_name(env.get("code_path_env", {})),
+        "emulated": "ATEN_CPU_CAPABILITY" in env.get("code_path_env", {}),
         "cpu_model": env.get("cpu_model"),
         "device_name": env.get("device_name"),
         "git_sha": env.get("git_sha"),
@@ -357,6 +358,14 @@ def compare(record: dict[str, Any], baseline: dict[str, Any] | None,
         return Comparison("missing", [
             f"no accepted {tier} baseline for {claim} at {where}: review the record, then "
             f"record one with `{cmd}`"], [], where)
+    if record.get("timing") and all(r.get("emulated") for r in baseline["runs"]):
+        cpu = baseline["runs"][0].get("cpu_model")
+        return Comparison("no-baseline-for-class", [], [
+            f"the accepted runs of machine class {key} emulated its CPU code path on a "
+            f"{cpu} (ATEN_CPU_CAPABILITY); times depend on the real microarchitecture, so "
+            "this timing claim is judged and recorded but not gated until it is recorded on "
+            f"a real machine of the class (`nasrepro baseline record --tier {tier} --claim "
+            f"{claim}`)"], where)
     dev_then, dev_now = baseline["config"].get("device"), record["config"].get("device")
     if dev_then != dev_now:
         return Comparison("not-compared", [], [

@@ -45,6 +45,7 @@ class ClaimSpec:
     values: dict[str, PaperValue] = field(default_factory=dict)
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
     hardware: str = "independent"  # "dependent": baselines per machine class (see baselines)
+    timing: bool = False  # judged on measured speed: needs a real machine of the class
 
     def value(self, key: str) -> PaperValue:
         """A paper number by key; a clear error if the reference file lacks it."""
@@ -93,7 +94,7 @@ def _parse_paper(path: Path) -> Paper:
                 id=cid, paper=pid, statement=c["statement"],
                 interpretation=c.get("interpretation", ""), tiers=c.get("tiers", {}),
                 test=c.get("test", ""), values=values, tolerances=tols,
-                hardware=c.get("hardware", default_hw))
+                hardware=c.get("hardware", default_hw), timing=bool(c.get("timing", False)))
             if claims[cid].hardware not in ("independent", "dependent"):
                 raise ValueError(f"{cid}: hardware must be 'independent' or 'dependent'")
         return Paper(id=pid, title=raw["title"], citation=raw.get("citation", ""),
@@ -134,4 +135,4 @@ def paper_of(claim_id: str) -> str:
 def as_dict(spec: ClaimSpec) -> dict[str, Any]:
     """The parts of a claim spec that a record carries."""
     return {"statement": spec.statement, "interpretation": spec.interpretation,
-            "hardware": spec.hardware}
+            "hardware": spec.hardware, "timing": spec.timing}

@@ -190,3 +190,16 @@ def test_not_run_records_are_accepted_only_with_measurements():
     rec["measurements"] = []
     with pytest.raises(ConfigError, match="without measurements"):
         baselines.build_baseline([rec])
+
+
+def test_timing_claim_with_only_emulated_runs_is_reported_not_gated():
+    emulated = _rec([0.9, 0.9, 0.9], hardware="dependent", claim="LENET-2",
+                    variant={"ATEN_CPU_CAPABILITY": "avx2"})
+    base = baselines.build_baseline([emulated])
+    assert base["runs"][0]["emulated"]
+    now = _rec([1.5, 1.5, 1.5], hardware="dependent", claim="LENET-2")
+    now["timing"] = True
+    c = baselines.compare(now, base)
+    assert c.status == "no-baseline-for-class" and "microarchitecture" in c.info[0]
+    now["timing"] = False  # numerics recorded by emulation are exact: gated
+    assert baselines.compare(now, base).status == "changed"
