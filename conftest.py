@@ -9,6 +9,8 @@ a test is reported as its one-line message.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from nasrepro.claims.session import TIERS, ClaimContext, RunOptions, resolve_device
@@ -40,6 +42,31 @@ def pytest_configure(config: pytest.Config) -> None:
         accept_baselines=config.getoption("--accept-baselines"))
     config.stash[_REQUESTED_CUDA] = requested == "cuda"
     config.stash[_RECORDS] = []
+    _install_progress_writer(config)
+
+
+def _install_progress_writer(config: pytest.Config) -> None:
+    """Long experiments' progress lines (nasrepro.progress) go to the terminal at once, past
+    pytest's output capture, so a long claim is never silent (CI logs get the same lines)."""
+    from nasrepro import progress
+
+    def write(line: str) -> None:
+        capman = config.pluginmanager.getplugin("capturemanager")
+        tr = config.pluginmanager.getplugin("terminalreporter")
+        if capman is None or tr is None:
+            print(line, file=sys.stderr, flush=True)
+            return
+        with capman.global_and_fixture_disabled():
+            tr.write_line(line)
+            tr.flush()
+
+    progress.set_writer(write)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from nasrepro import progress
+
+    progress.set_writer(None)
 
 
 def _validate_options(config: pytest.Config) -> None:

@@ -38,6 +38,7 @@ from nasrepro.nas.controllers.gcn import GCNController
 from nasrepro.nas.evolution import regularized_evolution
 from nasrepro.nas.random_search import random_search
 from nasrepro.nas.reinforce import GroupedReward, TableLookup, run_reinforce
+from nasrepro.progress import Ticker
 
 # GCN hyperparameters: architecture (see docs/gcnas.md) and REINFORCE settings. REINFORCE
 # uses the RNN controller's (lstm) settings so that only the network differs.
@@ -132,15 +133,17 @@ def run_gcn(cfg: dict[str, Any], progress: bool = False) -> dict[str, dict[str, 
     reward = GroupedReward(reward_groups, len(rows_src), device)
     started, cpu0 = time.perf_counter(), time.process_time()
 
+    ticker = Ticker(f"GCN search, {len(rows_src)} searches batched", cfg["n_samples"],
+                    "samples")
+
     def _progress(t: int, _trace: Any) -> None:
-        print(f"  gcnas gcn search: {t}/{cfg['n_samples']} samples x {len(rows_src)} "
-              f"searches, {time.perf_counter() - started:.1f} s", flush=True)
+        ticker.update(t)
 
     hp = cfg["gcn_reinforce"]
     trace = run_reinforce(ctl, lookup, reward, cfg["n_samples"], lr=hp["lr"],
                           ema_momentum=hp["ema_momentum"],
                           entropy_weight=hp["entropy_weight"], generator=g,
-                          progress=_progress if progress else None)
+                          progress=_progress if progress else None, progress_every=250)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
     out: dict[str, dict[str, Any]] = {}
     for vi, v in enumerate(variants):

@@ -41,6 +41,7 @@ from nasrepro.nas.rewards import (
     proposed_reward,
     tunas_abs_reward,
 )
+from nasrepro.progress import Ticker
 
 PAPER_T_MS = 17.0
 BLOCK = 250          # the paper's Fig. 7 block (20 blocks of 250 samples)
@@ -230,13 +231,16 @@ def _run_search(cfg: dict[str, Any], controller: ControllerSpec | None,
     reward = GroupedReward(reward_groups, len(rows_src), device)
     started, cpu0 = time.perf_counter(), time.process_time()
 
+    ticker = Ticker(f"reward search, {len(rows_src)} searches batched", cfg["n_samples"],
+                    "samples")
+
     def _progress(t: int, _trace: Any) -> None:
-        print(f"  reward search: {t}/{cfg['n_samples']} samples x {len(rows_src)} searches, "
-              f"{time.perf_counter() - started:.1f} s", flush=True)
+        ticker.update(t)
 
     trace = run_reinforce(ctl, lookup, reward, cfg["n_samples"], lr=spec.lr,
                           ema_momentum=spec.ema_momentum, entropy_weight=spec.entropy_weight,
-                          generator=g, progress=_progress if progress else None)
+                          generator=g, progress=_progress if progress else None,
+                          progress_every=250)
     out: dict[str, Any] = {"targets": targets, "controller_note": spec.note,
                            "wall_s": time.perf_counter() - started,
                            "cpu_s": time.process_time() - cpu0, "groups": {}}

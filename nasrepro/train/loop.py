@@ -10,7 +10,6 @@ the last finished epoch and, on the CPU, produces bit-identical results.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -52,7 +51,10 @@ class TrainConfig:
 
 
 def log_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    """Progress line of a training loop (reaches the terminal under pytest too)."""
+    from nasrepro.progress import emit
+
+    emit(line)
 
 
 def autocast(device: torch.device):
