@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,6 +35,8 @@ def fmt_ours(m: dict[str, Any]) -> str:
     """Ours: a single value, or median [q1, q3] (n seeds)."""
     s = m.get("spread")
     unit = f" {m['unit']}" if m.get("unit") else ""
+    if s and s.get("n", 0) == 1:
+        return f"{fmt(s['median'], 5)}{unit} (n=1, no spread)"
     if s:
         return (f"{fmt(s['median'], 5)}{unit} [IQR {fmt(s['q1'], 4)}–{fmt(s['q3'], 4)}, "
                 f"n={s['n']}]")
@@ -69,21 +72,59 @@ def _describe(tol: dict[str, Any]) -> str:
     return Tolerance.from_dict(tol).describe()
 
 
-def _rationales(record: dict[str, Any]) -> list[str]:
+def _rationales(record: dict[str, Any]) -> list[tuple[str, str]]:
     seen: dict[str, str] = {}
     for m in record["measurements"]:
         tol = m.get("tolerance")
         if tol:
             seen.setdefault(_describe(tol), tol["rationale"])
-    return [f"- Tolerance {k}: {v}" for k, v in seen.items()]
+    return list(seen.items())
 
 
-def _claim_section(record: dict[str, Any]) -> list[str]:
-    out = [f"### {record['claim']} — {record['verdict']} ({record['tier']})", ""]
+def anchor(claim: str, tier: str) -> str:
+    """The markdown anchor of a claim's section, e.g. 'reward-4-smoke'."""
+    return f"{claim.lower()}-{tier}"
+
+
+class _Once:
+    """Paragraphs already printed in this paper: a repeat becomes a link to the first."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, tuple[str, str]] = {}
+
+    def text(self, para: str, claim: str, tier: str) -> str:
+        key = para.strip()
+        if key in self.first:
+            c, t = self.first[key]
+            return f"(as in [{c} ({t})](#{anchor(c, t)}))"
+        self.first[key] = (claim, tier)
+        return self.sentences(para, claim, tier)
+
+    def sentences(self, para: str, claim: str, tier: str) -> str:
+        """Drop long sentences this paper already showed (shared protocol text), linking to
+        where they first appeared."""
+        out, seen_in = [], set()
+        for sent in re.split(r"(?<=[.;])\s+(?=[A-Z(])", para):
+            key = "s:" + sent.strip()
+            if len(sent) >= 80 and key in self.first:
+                seen_in.add(self.first[key])
+                continue
+            if len(sent) >= 80:
+                self.first[key] = (claim, tier)
+            out.append(sent)
+        links = ", ".join(f"[{c} ({t})](#{anchor(c, t)})" for c, t in sorted(seen_in))
+        return " ".join(out) + (f" (shared protocol as in {links})" if links else "")
+
+
+def _claim_section(record: dict[str, Any], once: _Once | None = None) -> list[str]:
+    once = once or _Once()
+    cid, tier = record["claim"], record["tier"]
+    out = [f'<a id="{anchor(cid, tier)}"></a>', "",
+           f"### {cid} — {record['verdict']} ({tier})", ""]
     out.append(f"**Claim.** {record.get('statement', '')}")
     if record.get("interpretation"):
         out.append("")
-        out.append(f"**Interpretation.** {record['interpretation']}")
+        out.append(f"**Interpretation.** {once.text(record['interpretation'], cid, tier)}")
     if record.get("not_run_reason"):
         out += ["", f"**Not run:** {record['not_run_reason']}"]
     base = record.get("baseline", {})
@@ -99,9 +140,10 @@ def _claim_section(record: dict[str, Any]) -> list[str]:
                 "baseline.**"]
     if record["measurements"]:
         out += ["", _measurement_table(record)]
-        out += ["", *_rationales(record)]
+        out += ["", *[f"- Tolerance {k}: {once.text(v, cid, tier)}"
+                      for k, v in _rationales(record)]]
     if record.get("notes"):
-        out += ["", "Notes:", *[f"- {n}" for n in record["notes"]]]
+        out += ["", "Notes:", *[f"- {once.text(n, cid, tier)}" for n in record["notes"]]]
     for t in record.get("tables", []):
         out += ["", f"**{t['title']}**", "",
                 _table(t["rows"], t["headers"])]
@@ -112,6 +154,11 @@ def _claim_section(record: dict[str, Any]) -> list[str]:
             f"{env.get('torch', '?')}, git {env.get('git_sha', '?')[:12]}, "
             f"{record.get('duration_s', 0):.1f} s, {record.get('finished_at', '')}</sub>", ""]
     return out
+
+
+def _seed_counts(record: dict[str, Any]) -> set[int]:
+    """The seed counts behind a record's per-seed measurements (empty: none per seed)."""
+    return {m["spread"]["n"] for m in record.get("measurements", []) if m.get("spread")}
 
 
 def _mutation_section() -> list[str]:
@@ -153,6 +200,8 @@ def render(records: Iterable[dict[str, Any]]) -> str:
              f"{len(records)} result record(s) in reports/results/. "
              "Verdicts: REPRODUCED, PARTIAL, NOT REPRODUCED, NOT RUN. Ours = our value, "
              "or the median with the inter-quartile range over seeds.", "",
+             "Contents: [Summary](#summary) · [Mutation testing](#mutation-testing) · "
+             + " · ".join(f"[{p.id}](#paper-{p.id.lower()})" for p in papers.values()), "",
              "## Summary", ""]
     summary = []
     for paper in papers.values():
@@ -165,12 +214,17 @@ def render(records: Iterable[dict[str, Any]]) -> str:
                 status = r.get("baseline", {}).get("status", "—")
                 if r.get("overrides"):
                     status += f" (overrides {r['overrides']})"
-                summary.append([cid, paper.id, r["tier"], r["verdict"], status])
+                seeds = _seed_counts(r)
+                flag = " (judged on 1 seed)" if seeds == {1} else ""
+                summary.append([f"[{cid}](#{anchor(cid, r['tier'])})", paper.id, r["tier"],
+                                r["verdict"] + flag, status])
     lines.append(tabulate(summary, headers=["claim", "paper", "tier", "verdict", "baseline"],
                           tablefmt="github"))
     lines += _mutation_section()
     for paper in papers.values():
-        lines += ["", f"## {paper.id}: {paper.title}", "", f"*{paper.citation}*", ""]
+        once = _Once()
+        lines += ["", f'<a id="paper-{paper.id.lower()}"></a>', "",
+                  f"## {paper.id}: {paper.title}", "", f"*{paper.citation}*", ""]
         for cid, spec in paper.claims.items():
             recs = by_claim.get(cid)
             if not recs:
@@ -179,7 +233,7 @@ def render(records: Iterable[dict[str, Any]]) -> str:
                                                else f"run `nasrepro run --claim {cid}`."), ""]
                 continue
             for r in recs:
-                lines += _claim_section(r)
+                lines += _claim_section(r, once)
     return "\n".join(lines) + "\n"
 
 
