@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from nasrepro.claims.records import contradicting_notes
 from nasrepro.claims.session import TIERS, ClaimContext, RunOptions, resolve_device
 
 
@@ -153,6 +154,9 @@ class _RecordingContext(ClaimContext):
     def submit(self, result):  # type: ignore[override]
         record, comparison = super().submit(result)
         self.records.append(record)
+        stale = contradicting_notes(record)
+        if stale:
+            pytest.fail(f"{self.claim} [{self.tier}]: " + "; ".join(stale), pytrace=False)
         if not comparison.ok:
             pytest.fail(f"{self.claim} [{self.tier}] verdict {record['verdict']}; baseline "
                         f"{comparison.status} ({comparison.baseline_file}):\n  "

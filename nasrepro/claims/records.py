@@ -7,6 +7,7 @@ and the baseline comparison read only records, never re-running an experiment.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -135,6 +136,25 @@ def _cell(c: Any) -> Any:
     if hasattr(c, "item"):
         return c.item()
     return c
+
+
+_VERDICT_WORDS = r"(NOT REPRODUCED|REPRODUCED|PARTIAL|NOT RUN)"
+_ASSERTION = re.compile(r"verdict\s+(?:is|was|stays|remains)?\s*(?:stable)?\s*[:=]?\s*"
+                        + _VERDICT_WORDS)
+
+
+def contradicting_notes(record: dict[str, Any]) -> list[str]:
+    """Notes that assert a verdict ('the verdict is stable: PARTIAL') other than the record's:
+    fixed prose that would go stale when the hardware or the code changes."""
+    out = []
+    for note in record.get("notes", []):
+        for m in _ASSERTION.finditer(note):
+            rule = re.match(r"\s*(only\s+)?(if|when|unless)\b", note[m.end():])
+            if m.group(1) != record["verdict"] and not rule:
+                out.append(f"note asserts verdict {m.group(1)} but the record's verdict is "
+                           f"{record['verdict']}: generate the sentence from the record "
+                           f"(note: {note[:80]!r}...)")
+    return out
 
 
 def record_path(tier: str, claim: str) -> Path:

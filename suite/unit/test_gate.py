@@ -203,3 +203,16 @@ def test_timing_claim_with_only_emulated_runs_is_reported_not_gated():
     assert c.status == "no-baseline-for-class" and "microarchitecture" in c.info[0]
     now["timing"] = False  # numerics recorded by emulation are exact: gated
     assert baselines.compare(now, base).status == "changed"
+
+
+def test_a_note_asserting_another_verdict_is_caught():
+    from nasrepro.claims.records import contradicting_notes
+
+    rec = {"verdict": "REPRODUCED", "notes": [
+        "Judged by a rank test, so the verdict is stable: PARTIAL (the diverged run is faster).",
+        "Claim verdict: REPRODUCED only if all six orderings hold.",
+        "Rule: all pass -> REPRODUCED, none -> NOT REPRODUCED, else PARTIAL."]}
+    found = contradicting_notes(rec)
+    assert len(found) == 1 and "PARTIAL" in found[0]
+    rec["verdict"] = "PARTIAL"  # the stated rule is not an assertion
+    assert contradicting_notes(rec) == []
