@@ -143,26 +143,43 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nasrepro", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="nasrepro", description="nasrepro: run, judge and report the claims of four "
+        "NAS papers (see README.md). Every subcommand has --help.")
     sub = p.add_subparsers(dest="command", required=True)
 
     sp = sub.add_parser("list", help="every claim with its tiers and last verdict")
     sp.set_defaults(func=_cmd_list)
 
-    sp = sub.add_parser("run", help="run claim tests of a tier, then write reports/REPORT.md")
-    sp.add_argument("--tier", default="smoke", choices=("smoke", "full"))
-    sp.add_argument("--claim", action="append", default=[], help="claim ID or paper prefix")
-    sp.add_argument("--seeds", type=int, default=None)
-    sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    d = argparse.ArgumentDefaultsHelpFormatter
+    sp = sub.add_parser("run", formatter_class=d,
+                        help="run claim tests of a tier, then write reports/REPORT.md",
+                        description="Run the claim tests of a tier through pytest, then write "
+                                    "reports/REPORT.md. Exit status: pytest's (1 when a claim "
+                                    "test failed, e.g. a record left its accepted baseline; the "
+                                    "report is still written), 2 for a bad option.")
+    sp.add_argument("--tier", default="smoke", choices=("smoke", "full"),
+                    help="smoke: CPU, minutes; full: paper scale (GPU for WRN/CIFAR)")
+    sp.add_argument("--claim", action="append", default=[],
+                    help="claim ID or paper prefix, repeatable (default: every claim)")
+    sp.add_argument("--seeds", type=int, default=None,
+                    help="override every claim's seed count (default: the tier's); records "
+                         "are then not compared with the accepted baselines")
+    sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                    help="training device; auto = cuda when visible")
     sp.add_argument("--skip-missing-device", action="store_true",
                     help="with --device cuda and no GPU: skip the claims with the reason "
                          "(without it, that is an error)")
-    sp.add_argument("--accept-baselines", action="store_true")
+    sp.add_argument("--accept-baselines", action="store_true",
+                    help="accept this run's records as the baselines (one run; prefer "
+                         "`nasrepro baseline record`)")
     sp.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     sp.set_defaults(func=_cmd_run)
 
-    sp = sub.add_parser("report", help="render reports/REPORT.md from the records")
-    sp.add_argument("--tier", default=None, choices=("smoke", "full"))
+    sp = sub.add_parser("report", help="render reports/REPORT.md from the records",
+                        formatter_class=d)
+    sp.add_argument("--tier", default=None, choices=("smoke", "full"),
+                    help="only this tier's records (default: all tiers)")
     sp.set_defaults(func=_cmd_report)
 
     sp = sub.add_parser("bench", help="pytest-benchmark speed gates against this machine's "
