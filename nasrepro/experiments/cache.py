@@ -103,3 +103,22 @@ def cached(name: str, config: Mapping[str, Any], compute: Callable[[], T],
     once. `data`: {file: sha256} of every data file `compute` reads (verified by the
     caller, e.g. nasrepro.data.nb201.fingerprint())."""
     return cached_file(cache_path(name, config, data), compute)
+
+
+def source_fingerprint(root: Path, sources: tuple[str, ...]) -> str:
+    """Hash of Python sources as code: their AST without docstrings (comments and layout
+    never reach the AST), so only an edit that can change behaviour changes the hash."""
+    import ast
+
+    h = hashlib.sha256()
+    for rel in sources:
+        tree = ast.parse((Path(root) / rel).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        h.update(rel.encode())
+        h.update(ast.dump(tree, include_attributes=False).encode())
+    return h.hexdigest()[:16]

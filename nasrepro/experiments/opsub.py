@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from nasrepro.data import cifar
-from nasrepro.experiments.cache import code_fingerprint, config_hash
+from nasrepro.experiments.cache import config_hash, source_fingerprint
 from nasrepro.models.candidates import DESCRIPTIONS, applicable, build_candidate
 from nasrepro.models.wrn import WideResNet, count_parameters, map_position
 from nasrepro.paths import cache_dir
@@ -93,14 +93,59 @@ def tier_config(tier: str, seeds: int | None = None) -> dict[str, Any]:
     return {k: (v.as_dict() if hasattr(v, "as_dict") else v) for k, v in t.items()}
 
 
+# Bump on purpose when a stage computation in THIS module changes its numbers (the library
+# code the stages run is fingerprinted automatically, see numerics_fingerprint).
+PROTOCOL_VERSION = 1
+# Library modules whose code decides a stage's numbers (docstrings and comments excluded).
+NUMERICS_SOURCES = ("models/wrn.py", "models/candidates.py", "train/loop.py",
+                    "train/distill.py", "data/augment.py", "data/cifar.py")
+
+
 def stage_store(tier: str, device: str, seeds: int | None = None,
                 root: Path | None = None) -> StageStore:
-    """The stage folder of this (tier, budget, device, code version, CIFAR-10 files): the
-    sha256 of every data file is in the key, so changed data never reuses old stages and
-    corrupt data stops here (DataError naming the file) whatever the store holds."""
-    key = config_hash({"tier": tier, "config": tier_config(tier, seeds), "device": device,
-                       "code": code_fingerprint(), "data": cifar.fingerprint()})
+    """The stage folder of this (tier, device, CIFAR-10 files): the sha256 of every data file
+    is in the key, so changed data never reuses old stages and corrupt data stops here
+    (DataError naming the file) whatever the store holds. Stages inside are keyed by their
+    own inputs (`stage_keys`), so an unrelated edit never throws finished stages away."""
+    del seeds  # the seed count only decides how many c1 stages run (each keyed itself)
+    key = config_hash({"tier": tier, "device": device, "data": cifar.fingerprint()})
     return StageStore((root or cache_dir() / "opsub_stages") / tier / key)
+
+
+def stage_keys(tier: str, device: str, seeds: int | None = None) -> dict[str, str]:
+    """Each stage's id = name@hash of what it computes from: its recipe, the keys of the
+    stages it consumes, the protocol version, the library code's numerics fingerprint and
+    the data. A recipe change re-keys only the stages downstream of it."""
+    t = tier_config(tier, seeds)
+    common = {"protocol": PROTOCOL_VERSION, "library": numerics_fingerprint(),
+              "device": device, "data": cifar.fingerprint(), "threads": t["threads"],
+              "net": {k: t[k] for k in ("depth", "widen", "stem")},
+              "subset": {k: t[k] for k in ("train_per_class", "test_per_class",
+                                           "finetune_per_class")}}
+    keys = {"speed": config_hash({**common, "speed": t["baseline"]}),
+            "baseline": config_hash({**common, "baseline": t["baseline"]})}
+    for pp, p in positions(tier).items():
+        spec = WideResNet(t["depth"], t["widen"], stem=t["stem"]).block_spec(p)
+        for c in CANDIDATES:
+            if not applicable(c, spec.in_ch, spec.out_ch, spec.stride):
+                continue
+            d = keys[f"distill/p{pp}/c{c}"] = config_hash(
+                {"after": keys["baseline"], "distill": t["distill"], "pos": pp, "cand": c})
+            keys[f"finetune/p{pp}/c{c}/s0"] = config_hash(
+                {"after": d, "finetune": t["finetune"], "seed": 0})
+    for s in range(t["baseline_seeds"]):
+        keys[f"finetune/c1/s{s}"] = config_hash(
+            {"after": keys["baseline"], "finetune": t["finetune"], "seed": s})
+    return {name: f"{name}@{k}" for name, k in keys.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def numerics_fingerprint() -> str:
+    """Code hash of NUMERICS_SOURCES: a docstring or comment edit keeps every stage; a code
+    change there re-keys them all."""
+    from nasrepro.paths import PACKAGE_DIR
+
+    return source_fingerprint(PACKAGE_DIR, NUMERICS_SOURCES)
 
 
 def network_name(tier: str) -> str:
@@ -260,10 +305,11 @@ def _run_opsub(tier: str, device: str, seeds: int | None, store: StageStore | No
     t = TIERS[tier]
     n_seeds = seeds if seeds is not None else t["baseline_seeds"]
     store = store or stage_store(tier, device, seeds)
+    sid = stage_keys(tier, device, seeds)
     started, cpu0 = time.perf_counter(), time.process_time()
     run = OpsubRun(tier, device, log)
-    speed = store.run("speed", run.speed_stage, log) if t["speed_check"] else None
-    run.base = store.run("baseline", run.baseline_stage, log)
+    speed = store.run(sid["speed"], run.speed_stage, log) if t["speed_check"] else None
+    run.base = store.run(sid["baseline"], run.baseline_stage, log)
     distill_res: dict[str, Any] = {}
     finetune_res: dict[str, Any] = {}
     for pp, p in positions(tier).items():
@@ -272,10 +318,11 @@ def _run_opsub(tier: str, device: str, seeds: int | None, store: StageStore | No
             if not applicable(c, spec.in_ch, spec.out_ch, spec.stride):
                 continue
             name = f"p{pp}/c{c}"
-            distill_res[name] = store.run(f"distill/{name}", run.distill_stage(pp, c), log)
-            finetune_res[name] = store.run(f"finetune/{name}/s0",
+            distill_res[name] = store.run(sid[f"distill/{name}"], run.distill_stage(pp, c),
+                                          log)
+            finetune_res[name] = store.run(sid[f"finetune/{name}/s0"],
                                            run.finetune_stage(pp, c, 0, distill_res[name]), log)
-    c1_res = [store.run(f"finetune/c1/s{s}", run.finetune_stage(None, 1, s), log)
+    c1_res = [store.run(sid[f"finetune/c1/s{s}"], run.finetune_stage(None, 1, s), log)
               for s in range(n_seeds)]
     return {
         "tier": tier, "device": device, "config": tier_config(tier, seeds),

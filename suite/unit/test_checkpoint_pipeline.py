@@ -59,7 +59,7 @@ def test_killed_pipeline_resumes_to_identical_results(tmp_path):
     assert "[finetune/p7/c4/s0] epoch 1/2" in killed.stdout      # died inside epoch 2
     resumed = _run(tmp_path / "a", tmp_path / "a.pkl")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "[baseline] done earlier: skipped" in resumed.stdout
+    assert "[baseline@" in resumed.stdout and "] done earlier: skipped" in resumed.stdout
     assert "[finetune/p7/c4/s0] resuming after epoch 1/2" in resumed.stdout
     assert "[finetune/p7/c4/s0] epoch 1/2" not in resumed.stdout  # only epoch 2 was redone
     clean = _run(tmp_path / "b", tmp_path / "b.pkl")

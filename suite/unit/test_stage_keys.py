@@ -1,0 +1,56 @@
+"""OPSUB stages are keyed by what they compute: unrelated edits keep finished stages, a recipe
+change re-keys only the stages downstream of it."""
+
+import dataclasses
+
+import pytest
+
+from nasrepro.experiments import opsub
+from nasrepro.experiments.cache import source_fingerprint
+from nasrepro.paths import data_root
+
+needs_cifar = pytest.mark.skipif(not (data_root() / "cifar10").is_dir(),
+                                 reason="CIFAR-10 not under the data root")
+
+CODE = '''"""Module doc."""
+
+
+def f(x):
+    """What f does."""
+    # a comment
+    return x + 1
+'''
+
+
+def test_docstring_and_comment_edits_keep_the_source_fingerprint(tmp_path):
+    (tmp_path / "m.py").write_text(CODE)
+    before = source_fingerprint(tmp_path, ("m.py",))
+    (tmp_path / "m.py").write_text(CODE.replace("What f does.", "Adds one.")
+                                   .replace("# a comment", "# another"))
+    assert source_fingerprint(tmp_path, ("m.py",)) == before
+    (tmp_path / "m.py").write_text(CODE.replace("x + 1", "x + 2"))
+    assert source_fingerprint(tmp_path, ("m.py",)) != before
+
+
+@needs_cifar
+def test_recipe_change_rekeys_only_downstream_stages(monkeypatch):
+    before = opsub.stage_keys("smoke", "cpu")
+    smoke = dict(opsub.TIERS["smoke"])
+    smoke["finetune"] = dataclasses.replace(smoke["finetune"], lr=0.02)
+    monkeypatch.setitem(opsub.TIERS, "smoke", smoke)
+    after = opsub.stage_keys("smoke", "cpu")
+    assert after["baseline"] == before["baseline"]
+    assert all(after[k] == before[k] for k in before if k.startswith("distill/"))
+    assert all(after[k] != before[k] for k in before if k.startswith("finetune/"))
+    smoke["distill"] = dataclasses.replace(smoke["distill"], lr=1e-2)
+    again = opsub.stage_keys("smoke", "cpu")
+    assert again["baseline"] == before["baseline"]
+    assert all(again[k] != before[k] for k in before if k.startswith("distill/"))
+
+
+@needs_cifar
+def test_protocol_version_rekeys_every_stage(monkeypatch):
+    before = opsub.stage_keys("smoke", "cpu")
+    monkeypatch.setattr(opsub, "PROTOCOL_VERSION", opsub.PROTOCOL_VERSION + 1)
+    after = opsub.stage_keys("smoke", "cpu")
+    assert all(after[k] != before[k] for k in before)
