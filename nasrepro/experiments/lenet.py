@@ -52,17 +52,20 @@ BATCH_CASES = ("2", "1", "3")          # batch 32, 64, 128 at lr 0.01 (LENET-1, 
 LR_CASES = ("1", "4", "5", "7", "8")   # batch 64, lr 0.01 .. 0.1 (LENET-2, -3, Fig. 5)
 
 TIERS: dict[str, dict[str, Any]] = {
-    # the paper's full scale (1000 iterations, test every 100) on the CPU, 3 seeds: ~220 CPU-s
-    # per seed (measured, docs/lenet.md), in 2 worker processes x 1 thread. stack 1: on the
-    # CPU a LeNet step at batch >= 32 is compute-bound, and stacking the cases of a batch size
-    # measured 5 % faster at batch 32 and 19-24 % slower at 64 and 128, so each run trains
-    # alone there. Timing: 25 interleaved repeats x 10 iterations per case (LENET-2's rank
-    # test needs the 25 same-repeat ratios); memory: 20 iterations + 1 test pass per case.
+    # the paper's full scale (1000 iterations, test every 100) on the CPU, 3 seeds: ~230 CPU-s
+    # per seed (was ~330 with the NCHW pool; measured, docs/lenet.md), in 2 worker processes
+    # x 1 thread. stack 1: a LeNet step at batch >= 32 is compute-bound on the CPU; stacking
+    # the runs of a batch size measured 5 % faster at batch 32 and 19-24 % slower at 64 and
+    # 128 (larger working set), so each run trains alone here. Timing: 25 interleaved repeats
+    # x 10 iterations per case (LENET-2's rank test uses the 25 same-repeat ratios; measured
+    # spread in docs/lenet.md). Memory: 50 iterations + 1 test pass per case for RSS, then 5
+    # profiled steps + 1 test pass for the allocator peak (noise measured 0 bytes).
     "smoke": {"seeds": 3, "iters": 1000, "eval_every": 100, "threads": 1, "workers": 2,
               "stack": 1, "timing_reps": 25, "timing_block": 10, "timing_warmup": 5,
               "memory_iters": 50},
-    # more seeds and longer timing blocks; meant for a GPU, where small LeNet steps are
-    # launch-bound, so all runs of a batch size train as one stack (stack 0 = all)
+    # more seeds and longer timing blocks; meant for a GPU, where small LeNet steps should be
+    # launch-bound, so all runs of a batch size train as one stack (stack 0 = all). Not yet
+    # measured on a GPU (none in the session that wrote this): check before relying on it.
     "full": {"seeds": 10, "iters": 1000, "eval_every": 100, "threads": 0, "workers": 1,
              "stack": 0, "timing_reps": 21, "timing_block": 50, "timing_warmup": 20,
              "memory_iters": 200},
