@@ -56,12 +56,14 @@ TIERS: dict[str, dict[str, Any]] = {
     # per seed (was ~330 with the NCHW pool; measured, docs/lenet.md), in 2 worker processes
     # x 1 thread. stack 1: a LeNet step at batch >= 32 is compute-bound on the CPU; stacking
     # the runs of a batch size measured 5 % faster at batch 32 and 19-24 % slower at 64 and
-    # 128 (larger working set), so each run trains alone here. Timing: 25 interleaved repeats
-    # x 10 iterations per case (LENET-2's rank test uses the 25 same-repeat ratios; measured
-    # spread in docs/lenet.md). Memory: 50 iterations + 1 test pass per case for RSS, then 5
-    # profiled steps + 1 test pass for the allocator peak (noise measured 0 bytes).
+    # 128 (larger working set), so each run trains alone here. Timing: 15 interleaved repeats
+    # x 10 iterations per case: a 10-iteration block's thread CPU time has IQR/median 4-6 %
+    # (measured over 25 repeats), so a median over 15 has a standard error of ~1.3 %, well
+    # inside LENET-2's 10 % and LENET-1's 1.2x doubling margins. Memory: 50 iterations + 1
+    # test pass per case for RSS, then 5 profiled steps + 1 test pass for the allocator peak
+    # (noise measured 0 bytes).
     "smoke": {"seeds": 3, "iters": 1000, "eval_every": 100, "threads": 1, "workers": 2,
-              "stack": 1, "timing_reps": 25, "timing_block": 10, "timing_warmup": 5,
+              "stack": 1, "timing_reps": 15, "timing_block": 10, "timing_warmup": 5,
               "memory_iters": 50},
     # more seeds and longer timing blocks; meant for a GPU, where small LeNet steps should be
     # launch-bound, so all runs of a batch size train as one stack (stack 0 = all). Not yet
