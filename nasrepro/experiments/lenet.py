@@ -23,7 +23,7 @@ from nasrepro.data.mnist import load_mnist
 from nasrepro.experiments.cache import cached, config_hash
 from nasrepro.files import atomic_write_bytes
 from nasrepro.paths import PACKAGE_DIR, cache_dir
-from nasrepro.train.lenet_loop import Case, run_case
+from nasrepro.train.lenet_loop import Case, run_stack
 from nasrepro.train.lenet_memory import memory_in_subprocess
 from nasrepro.train.lenet_timing import interleaved_timing
 
@@ -47,19 +47,30 @@ RULE_CASES: dict[str, Case] = {
 }
 ALL_CASES: dict[str, Case] = {**CASES, **RULE_CASES}
 
+MEMORY_WINDOW_STEPS = 5  # profiled training steps of the LENET-3 probe (+ one test pass)
 BATCH_CASES = ("2", "1", "3")          # batch 32, 64, 128 at lr 0.01 (LENET-1, -3)
 LR_CASES = ("1", "4", "5", "7", "8")   # batch 64, lr 0.01 .. 0.1 (LENET-2, -3, Fig. 5)
 
 TIERS: dict[str, dict[str, Any]] = {
-    # the paper's full scale (1000 iterations, test every 100) on the CPU with ONE seed: a seed
-    # of the 11-run study costs ~470 CPU-s (measured), so 2 seeds (~10 min) or 3 (~14 min) do
-    # not fit the default test run's 15-minute limit next to the other papers. The spread over
-    # seeds: `pytest --claim LENET --seeds 3` (CPU, ~14 min) or the full tier (10 seeds).
-    "smoke": {"seeds": 1, "iters": 1000, "eval_every": 100, "threads": 1, "workers": 2,
-              "timing_reps": 25, "timing_block": 10, "timing_warmup": 5, "memory_iters": 50},
-    # more seeds and longer timing blocks; meant for a GPU (see docs/lenet.md)
+    # the paper's full scale (1000 iterations, test every 100) on the CPU, 3 seeds: ~230 CPU-s
+    # per seed (was ~330 with the NCHW pool; measured, docs/lenet.md), in 2 worker processes
+    # x 1 thread. stack 1: a LeNet step at batch >= 32 is compute-bound on the CPU; stacking
+    # the runs of a batch size measured 5 % faster at batch 32 and 19-24 % slower at 64 and
+    # 128 (larger working set), so each run trains alone here. Timing: 15 interleaved repeats
+    # x 10 iterations per case: a 10-iteration block's thread CPU time has IQR/median 4-6 %
+    # (measured over 25 repeats), so a median over 15 has a standard error of ~1.3 %, well
+    # inside LENET-2's 10 % and LENET-1's 1.2x doubling margins. Memory: 50 iterations + 1
+    # test pass per case for RSS, then 5 profiled steps + 1 test pass for the allocator peak
+    # (noise measured 0 bytes).
+    "smoke": {"seeds": 3, "iters": 1000, "eval_every": 100, "threads": 1, "workers": 2,
+              "stack": 1, "timing_reps": 15, "timing_block": 10, "timing_warmup": 5,
+              "memory_iters": 50},
+    # more seeds and longer timing blocks; meant for a GPU, where small LeNet steps should be
+    # launch-bound, so all runs of a batch size train as one stack (stack 0 = all). Not yet
+    # measured on a GPU (none in the session that wrote this): check before relying on it.
     "full": {"seeds": 10, "iters": 1000, "eval_every": 100, "threads": 0, "workers": 1,
-             "timing_reps": 21, "timing_block": 50, "timing_warmup": 20, "memory_iters": 200},
+             "stack": 0, "timing_reps": 21, "timing_block": 50, "timing_warmup": 20,
+             "memory_iters": 200},
 }
 
 _RUN_SOURCES = ("data/mnist.py", "models/lenet.py", "train/lenet_loop.py", "train/schedules.py")
@@ -82,54 +93,74 @@ def set_threads(threads: int) -> int:
     return torch.get_num_threads()
 
 
-def train_run(key: str, seed: int, iters: int, eval_every: int, device: str,
-              threads: int = 0, data=None) -> dict[str, np.ndarray]:
-    """One cached training run of case `key` (Table 1 number or a RULE_CASES name).
+def stacks(keys: list[str], seeds: list[int], size: int) -> list[list[tuple[str, int]]]:
+    """Group the (case, seed) runs by batch size, in stacks of at most `size` members (0 =
+    one stack per batch size), the costliest stacks first (so two workers finish together)."""
+    by_batch: dict[int, list[tuple[str, int]]] = {}
+    for s in seeds:
+        for k in keys:
+            by_batch.setdefault(ALL_CASES[k].batch, []).append((k, s))
+    out = []
+    for batch in sorted(by_batch, reverse=True):
+        members = by_batch[batch]
+        n = size or len(members)
+        out += [members[i:i + n] for i in range(0, len(members), n)]
+    return sorted(out, key=lambda st: -ALL_CASES[st[0][0]].batch * len(st))
 
-    On the CPU the thread count is part of the key: float sums may be ordered differently
-    with another count, and CPU runs must be bit-reproducible."""
-    case = ALL_CASES[key]
+
+def train_stack(members: list[tuple[str, int]], iters: int, eval_every: int, device: str,
+                threads: int = 0, data=None) -> list[dict[str, np.ndarray]]:
+    """One cached stacked training run of `members` [(case key, seed), ...] (one batch size);
+    a stack of one is an ordinary single run.
+
+    The members are part of the key: a stack's float sums may differ from another stack's in
+    the last bits. On the CPU the thread count is part of the key too (CPU runs must be
+    bit-reproducible)."""
+    cases = [ALL_CASES[k] for k, _ in members]
     threads = set_threads(threads) if device == "cpu" else 0
-    cfg = {"case": key, "batch": case.batch, "test_batch": case.test_batch,
-           "base_lr": case.base_lr, "seed": seed, "iters": iters, "eval_every": eval_every,
-           "device": device, "threads": threads, "code": _run_code_hash()}
+    cfg = {"members": [[k, s] for k, s in members],
+           "cases": [[c.batch, c.test_batch, c.base_lr] for c in cases],
+           "iters": iters, "eval_every": eval_every, "device": device, "threads": threads,
+           "code": _run_code_hash()}
     path = cache_dir() / "lenet_run" / f"{config_hash(cfg)}.pkl"
     if path.is_file():
         with open(path, "rb") as fh:
             return pickle.load(fh)  # our own cache file
     t0 = time.perf_counter()
-    out = run_case(data if data is not None else load_mnist(), case, seed, iters, eval_every,
-                   device)
+    c0 = time.process_time()
+    out = run_stack(data if data is not None else load_mnist(device=device), cases,
+                    [s for _, s in members], iters, eval_every, device)
     atomic_write_bytes(path, pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
-    print(f"[lenet] case {key} seed {seed}: final test acc {out['test_acc'][-1]:.4f} "
-          f"({time.perf_counter() - t0:.1f} s)", flush=True)
+    print(f"[lenet] stack {members} (batch {cases[0].batch}): final test acc "
+          f"{[round(float(r['test_acc'][-1]), 4) for r in out]} "
+          f"({time.perf_counter() - t0:.1f} s wall, {time.process_time() - c0:.1f} s CPU)",
+          flush=True)
     return out
 
 
 def study(seeds: Iterable[int], tier: str, device: str,
           keys: Iterable[str] = tuple(ALL_CASES)) -> dict[str, list[dict[str, np.ndarray]]]:
-    """{case key: [run per seed]} for all cases. On the CPU, runs go to `workers` processes
-    of `threads` threads each (LeNet steps are too small for two OpenMP threads to pay off,
-    and on a shared machine a descheduled thread stalls its partner at every barrier);
-    seeds are the outer loop so a partial study always has complete seeds."""
+    """{case key: [run per seed]} for all cases, trained in stacks of one batch size
+    (`TIERS[tier]["stack"]` members at most). On the CPU, stacks go to `workers` processes of
+    `threads` threads each (LeNet steps are too small for two OpenMP threads to pay off, and
+    on a shared machine a descheduled thread stalls its partner at every barrier)."""
     b = TIERS[tier]
     seeds, keys = list(seeds), list(keys)
-    jobs = [(k, s, b["iters"], b["eval_every"], device, b["threads"])
-            for s in seeds for k in keys]
+    jobs = stacks(keys, seeds, b["stack"])
+    args = [(st, b["iters"], b["eval_every"], device, b["threads"]) for st in jobs]
     if device == "cpu" and b["workers"] > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(b["workers"], mp_context=ctx) as pool:
-            done = list(pool.map(train_run, *zip(*jobs, strict=True)))
+            done = list(pool.map(train_stack, *zip(*args, strict=True)))
     else:
         data = load_mnist(device=device)
-        done = [train_run(*job, data=data) for job in jobs]
-    out: dict[str, list] = {k: [] for k in keys}
-    for (k, *_), run in zip(jobs, done, strict=True):
-        out[k].append(run)
-    return out
+        done = [train_stack(*a, data=data) for a in args]
+    found = {m: run for st, runs in zip(jobs, done, strict=True)
+             for m, run in zip(st, runs, strict=True)}
+    return {k: [found[(k, s)] for s in seeds] for k in keys}
 
 
 def curve(runs: list[dict[str, np.ndarray]], field: str) -> np.ndarray:
@@ -159,18 +190,19 @@ def timing(tier: str, device: str) -> dict[str, Any]:
 
 
 def memory(tier: str, device: str) -> dict[str, dict[str, float]]:
-    """Per-case memory (RSS mean/max, tensor memory), each case in a fresh process."""
+    """Per-case memory (RSS mean/max, measured tensor memory), each case in a fresh process."""
     b = TIERS[tier]
     keys = sorted(set(BATCH_CASES) | set(LR_CASES))
-    cfg = {"tier": tier, "device": device, "iters": b["memory_iters"], "cases": keys}
+    cfg = {"tier": tier, "device": device, "iters": b["memory_iters"], "cases": keys,
+           "window_steps": MEMORY_WINDOW_STEPS}
 
     def compute() -> dict[str, dict[str, float]]:
         # two probes at a time (RSS is per process, so they do not disturb each other)
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(2) as pool:
-            res = pool.map(lambda k: memory_in_subprocess(CASES[k], b["memory_iters"], device),
-                           keys)
+            res = pool.map(lambda k: memory_in_subprocess(CASES[k], b["memory_iters"], device,
+                                                          MEMORY_WINDOW_STEPS), keys)
             return dict(zip(keys, res, strict=True))
 
     return cached("lenet_memory", cfg, compute)

@@ -22,11 +22,16 @@ def test_lenet_3_memory(claim):
     ours = {"rss_ratio_bs128": (rss["3"] / rss["1"], "process RSS, mean while training"),
             "rss_ratio_bs32": (rss["2"] / rss["1"], "process RSS, mean while training"),
             "tensor_spread_lr_cases": (max(lr_tensor) / min(lr_tensor) - 1.0,
-                                       "tensor memory, max/min - 1 over cases 1, 4, 5, 7, 8")}
+                                       "tensor memory, max/min - 1 over cases 1, 4, 5, 7, 8"),
+            "tensor_ratio_bs128": (tensor["3"] / tensor["1"], "tensor memory (measured peak)"),
+            "tensor_ratio_bs32": (tensor["2"] / tensor["1"], "tensor memory (measured peak)")}
+    # regression bands: RSS jitters by a few % between processes; the allocator peak is
+    # deterministic (measured noise 0 bytes, docs/lenet.md), so its bands are tight
     for name, (value, what) in ours.items():
         ref = spec.value(name)
         result.add(Measurement(name, value, paper=ref.value, source=ref.source,
-                               tolerance=spec.tolerance(name), band=0.05,
+                               tolerance=spec.tolerance(name),
+                               band=0.05 if name.startswith("rss") else 0.01,
                                detail=f"{what}; {hardware(claim)}"))
     result.notes.append(
         f"RSS spread over the lr cases (information): {max(lr_rss) / min(lr_rss) - 1:.3f}. RSS "
@@ -35,18 +40,27 @@ def test_lenet_3_memory(claim):
         "on batch only' is judged on the tensor memory, which resolves it exactly.")
     result.table("Memory per case (each case in a fresh process)",
                  ["case", "batch", "lr", "RSS mean MiB", "RSS max MiB", "RSS before training",
-                  "tensor MiB", "RSS / case 1", "tensor / case 1"],
+                  "tensor MiB", "of which params+momentum", "retained bytes", "RSS / case 1",
+                  "tensor / case 1"],
                  [[k, exp.CASES[k].batch, exp.CASES[k].base_lr, round(rss[k], 1),
                    round(mem[k]["rss_max_mib"], 1), round(mem[k]["rss_before_training_mib"], 1),
-                   round(tensor[k], 2), round(rss[k] / rss["1"], 3),
+                   round(tensor[k], 3), round(mem[k]["persistent_mib"], 3),
+                   mem[k].get("retained_bytes"), round(rss[k] / rss["1"], 3),
                    round(tensor[k] / tensor["1"], 3)] for k in sorted(mem, key=int)])
     result.notes.append(
         "The paper's 126 % / 84 % are process memory of a Caffe run, so the verdict compares "
         "them with process RSS (psutil, sampled every 5 iterations while training "
         f"{budget(claim)['memory_iters']} iterations and after one full test pass; mean). "
         "RSS includes the framework and the resident dataset, which do not scale with batch. "
-        f"Tensor memory ({mem['1']['tensor_kind']}) is the batch-dependent part: ratios "
-        f"bs128/bs64 = {tensor['3'] / tensor['1']:.3f}, bs32/bs64 = "
-        f"{tensor['2'] / tensor['1']:.3f} (reported, not the paper's quantity).")
+        f"Tensor memory ({mem['1']['tensor_kind']}) is the batch-dependent part, the "
+        "claim's second reading of 'memory': measured by the allocator, not computed from "
+        "shapes.")
     result.figures.append(fig_memory(mem, hardware(claim), claim.tier))
     claim.submit(result)
+    # exact check (after the record is written): the loop keeps one 8-byte correct count per
+    # step by design; anything else still allocated after the profiled window is a leak
+    for k, m in mem.items():
+        if "retained_bytes" in m:
+            assert m["retained_bytes"] == 8 * exp.MEMORY_WINDOW_STEPS, (
+                f"case {k}: {m['retained_bytes']} bytes still allocated after the profiled "
+                f"window, expected {8 * exp.MEMORY_WINDOW_STEPS} (a leak?)")
