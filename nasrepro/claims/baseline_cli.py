@@ -84,14 +84,15 @@ def _cmd_record(args: argparse.Namespace) -> int:
         for i, (env, rep) in enumerate(runs):
             folder = work / f"run{i}"
             name = ", ".join(f"{k}={v}" for k, v in env.items()) or "native"
-            print(f"== baseline record: run {i + 1}/{len(runs)} ({name}, repeat {rep + 1})",
-                  flush=True)
-            # every record of a run shares its reports folder; caches are not shared, so
-            # each variant really computes under its own code path
+            # hardware-independent claims run once; the variants re-run the dependent ones
             todo = claims if i == 0 else [c for c in claims
                                           if claim_spec(c).hardware == "dependent"]
             if not todo:
                 continue
+            print(f"== baseline record: run {i + 1}/{len(runs)} ({name}, repeat {rep + 1}): "
+                  f"{' '.join(todo)}", flush=True)
+            # every record of a run shares its reports folder; caches are not shared, so
+            # each variant really computes under its own code path
             cmd = pytest_command(args.tier, todo, None, args.device, False, ["-q"])
             subprocess.call(cmd, cwd=repo_root(),
                             env={**os.environ, **env, "NASREPRO_REPORTS": str(folder)})

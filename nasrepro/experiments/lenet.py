@@ -11,18 +11,17 @@ or a claim's evaluation does not retrain 33 LeNets; timing and memory use the sp
 from __future__ import annotations
 
 import argparse
-import hashlib
-import pickle
 import time
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from nasrepro.data.mnist import fingerprint as mnist_fingerprint
 from nasrepro.data.mnist import load_mnist
-from nasrepro.experiments.cache import cached, config_hash
-from nasrepro.files import atomic_write_bytes
+from nasrepro.experiments.cache import cached, cached_file, config_hash, source_fingerprint
 from nasrepro.paths import PACKAGE_DIR, cache_dir
+from nasrepro.progress import Ticker
 from nasrepro.train.lenet_loop import Case, run_stack
 from nasrepro.train.lenet_memory import memory_in_subprocess
 from nasrepro.train.lenet_timing import interleaved_timing
@@ -77,11 +76,8 @@ _RUN_SOURCES = ("data/mnist.py", "models/lenet.py", "train/lenet_loop.py", "trai
 
 
 def _run_code_hash() -> str:
-    h = hashlib.sha256()
-    for rel in _RUN_SOURCES:
-        h.update(rel.encode())
-        h.update((PACKAGE_DIR / rel).read_bytes())
-    return h.hexdigest()[:16]
+    """Code hash of the sources that decide a run's numbers (docstrings/comments excluded)."""
+    return source_fingerprint(PACKAGE_DIR, _RUN_SOURCES)
 
 
 def set_threads(threads: int) -> int:
@@ -121,21 +117,31 @@ def train_stack(members: list[tuple[str, int]], iters: int, eval_every: int, dev
     cfg = {"members": [[k, s] for k, s in members],
            "cases": [[c.batch, c.test_batch, c.base_lr] for c in cases],
            "iters": iters, "eval_every": eval_every, "device": device, "threads": threads,
-           "code": _run_code_hash()}
+           "code": _run_code_hash(), "data": mnist_fingerprint()}
     path = cache_dir() / "lenet_run" / f"{config_hash(cfg)}.pkl"
-    if path.is_file():
-        with open(path, "rb") as fh:
-            return pickle.load(fh)  # our own cache file
-    t0 = time.perf_counter()
-    c0 = time.process_time()
-    out = run_stack(data if data is not None else load_mnist(device=device), cases,
-                    [s for _, s in members], iters, eval_every, device)
-    atomic_write_bytes(path, pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
-    print(f"[lenet] stack {members} (batch {cases[0].batch}): final test acc "
-          f"{[round(float(r['test_acc'][-1]), 4) for r in out]} "
-          f"({time.perf_counter() - t0:.1f} s wall, {time.process_time() - c0:.1f} s CPU)",
-          flush=True)
-    return out
+
+    def compute() -> list[dict[str, np.ndarray]]:
+        return run_stack(data if data is not None else load_mnist(device=device), cases,
+                         [s for _, s in members], iters, eval_every, device)
+
+    return cached_file(path, compute)  # unreadable file: moved aside and recomputed
+
+
+def solver_settings() -> dict[str, float]:
+    """The solver a study run uses, read from the objects themselves (so a changed default
+    shows up in the claim's config and fails it as news): Caffe SGD + inv policy."""
+    from nasrepro.models.lenet import StackedCaffeSGD, StackedLeNet
+    from nasrepro.train import lenet_loop
+
+    opt = StackedCaffeSGD(StackedLeNet([0]))
+    return {"momentum": opt.momentum, "weight_decay": opt.weight_decay,
+            "bias_lr_mult": max(opt.lr_mult), "lr_policy": "inv",
+            "gamma": lenet_loop.GAMMA, "power": lenet_loop.POWER}
+
+
+def _finished(members: list[tuple[str, int]], runs: list[dict[str, np.ndarray]]) -> str:
+    return ", ".join(f"case {k} seed {sd}: test acc {float(r['test_acc'][-1]):.4f}"
+                     for (k, sd), r in zip(members, runs, strict=True))
 
 
 def study(seeds: Iterable[int], tier: str, device: str,
@@ -148,16 +154,26 @@ def study(seeds: Iterable[int], tier: str, device: str,
     seeds, keys = list(seeds), list(keys)
     jobs = stacks(keys, seeds, b["stack"])
     args = [(st, b["iters"], b["eval_every"], device, b["threads"]) for st in jobs]
+    ticker = Ticker(f"LeNet study, {len(seeds)} seed(s)", len(jobs), "training stacks",
+                    every_s=0)
     if device == "cpu" and b["workers"] > 1:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         ctx = multiprocessing.get_context("spawn")
+        done: list[Any] = [None] * len(args)
         with ProcessPoolExecutor(b["workers"], mp_context=ctx) as pool:
-            done = list(pool.map(train_stack, *zip(*args, strict=True)))
+            futures = {pool.submit(train_stack, *a): i for i, a in enumerate(args)}
+            for n, fut in enumerate(as_completed(futures), 1):
+                i = futures[fut]
+                done[i] = fut.result()
+                ticker.update(n, _finished(jobs[i], done[i]))
     else:
         data = load_mnist(device=device)
-        done = [train_stack(*a, data=data) for a in args]
+        done = []
+        for n, a in enumerate(args, 1):
+            done.append(train_stack(*a, data=data))
+            ticker.update(n, _finished(jobs[n - 1], done[-1]))
     found = {m: run for st, runs in zip(jobs, done, strict=True)
              for m, run in zip(st, runs, strict=True)}
     return {k: [found[(k, s)] for s in seeds] for k in keys}
@@ -186,7 +202,7 @@ def timing(tier: str, device: str) -> dict[str, Any]:
         torch.set_num_threads(previous)
         return {**measured, **cfg, "threads": threads}
 
-    return cached("lenet_timing", cfg, compute)
+    return cached("lenet_timing", cfg, compute, data=mnist_fingerprint())
 
 
 def memory(tier: str, device: str) -> dict[str, dict[str, float]]:
@@ -205,7 +221,7 @@ def memory(tier: str, device: str) -> dict[str, dict[str, float]]:
                                                           MEMORY_WINDOW_STEPS), keys)
             return dict(zip(keys, res, strict=True))
 
-    return cached("lenet_memory", cfg, compute)
+    return cached("lenet_memory", cfg, compute, data=mnist_fingerprint())
 
 
 def main() -> None:

@@ -30,7 +30,8 @@ def study(claim):
 def study_config(claim, seeds) -> dict:
     b = budget(claim)
     return claim.config(seeds=len(seeds), iters=b["iters"], eval_every=b["eval_every"],
-                        stack=b["stack"], cases={k: vars(c) for k, c in exp.ALL_CASES.items()})
+                        stack=b["stack"], cases={k: vars(c) for k, c in exp.ALL_CASES.items()},
+                        solver=exp.solver_settings())
 
 
 def timing(claim) -> dict:
