@@ -169,7 +169,46 @@ class _RecordingContext(ClaimContext):
         pytest.skip(f"{self.claim} NOT RUN: {reason}")
 
 
+_DURATIONS = pytest.StashKey[dict]()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add each test phase's duration to its suite folder's total (the budget table)."""
+    parts = report.nodeid.split("/")
+    folder = parts[1] if len(parts) > 2 and parts[0] == "suite" else "other"
+    totals = _session_config.stash.setdefault(_DURATIONS, {}) if _session_config else {}
+    totals[folder] = totals.get(folder, 0.0) + report.duration
+
+
+_session_config: pytest.Config | None = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _session_config
+    _session_config = session.config
+
+
+def _budget_table(tr, config: pytest.Config) -> None:
+    """Time per suite folder against its budget (nasrepro.experiments.SMOKE_BUDGET_S)."""
+    from nasrepro.experiments import SMOKE_BUDGET_S
+    from nasrepro.measure.environment import machine_class
+
+    totals = config.stash.get(_DURATIONS, {})
+    if not totals or config.getoption("--tier") != "smoke":
+        return
+    tr.section(f"nasrepro time per suite folder ({machine_class('cpu')})")
+    for folder, secs in sorted(totals.items(), key=lambda kv: -kv[1]):
+        budget = SMOKE_BUDGET_S.get(folder)
+        over = budget is not None and secs > budget
+        tr.write_line(f"{folder:<8} {secs:7.1f} s" + (f"  budget {budget:.0f} s" if budget
+                                                      else "")
+                      + ("  OVER BUDGET" if over else ""))
+    tr.write_line(f"{'total':<8} {sum(totals.values()):7.1f} s")
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    _budget_table(terminalreporter, config)
     records = config.stash.get(_RECORDS, [])
     if not records:
         return
