@@ -56,7 +56,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("proposed-cutoff-moved", "nasrepro/nas/rewards.py",
            "torch.clamp(1.5 * t - latency_ms, min=1.0)",
            "torch.clamp(1.4 * t - latency_ms, min=1.0)",
-           ("suite/unit/test_rewards.py", "--claim=REWARD-1"),
+           ("suite/unit/test_rewards.py", "suite/reward/test_reward_1.py"),
            "the proposed reward's latency cut-off moved from 1.5T to 1.4T (torch path)"),
     Mutant("proposed-cutoff-moved-numpy", "nasrepro/nas/rewards.py",
            "np.maximum(1.5 * t - np.asarray(latency_ms, dtype=np.float64), 1.0)",
