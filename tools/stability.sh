@@ -5,7 +5,8 @@
 # Each run gets its own reports folder. With `warm`, runs 2..N start from run 1's cache minus
 # the hardware-noisy measurements (LeNet timing and memory), so they re-measure everything
 # that can vary between runs and reuse the deterministic training (bit-reproducible per
-# machine class). Set LOAD=1 to keep a CPU-bound process busy on the other core meanwhile.
+# machine class); SEED_CACHE=DIR starts every run from that cache instead (e.g. the cache of
+# a fresh run made by .ci/run). Set LOAD=1 to keep a CPU-bound process busy meanwhile.
 # Output: stability-LABEL.tsv (one line per run and claim) in the current folder.
 set -uo pipefail
 n=${1:?N}; label=${2:?LABEL}; warm=${3:-}
@@ -19,8 +20,9 @@ if [ "${LOAD:-0}" = 1 ]; then
 fi
 for i in $(seq 1 "$n"); do
   rep="$root/run$i"
-  if [ -n "$warm" ] && [ "$i" -gt 1 ]; then
-    mkdir -p "$rep"; cp -r "$root/run1/cache" "$rep/cache"
+  seed="${SEED_CACHE:-$root/run1/cache}"
+  if [ -n "$warm" ] && { [ "$i" -gt 1 ] || [ -n "${SEED_CACHE:-}" ]; }; then
+    mkdir -p "$rep"; cp -r "$seed" "$rep/cache"
     rm -rf "$rep/cache/lenet_timing" "$rep/cache/lenet_memory"
   fi
   start=$(date +%s)
