@@ -143,6 +143,8 @@ def _run_entry(record: dict[str, Any]) -> dict[str, Any]:
         "git_sha": env.get("git_sha"),
         "finished_at": record.get("finished_at"),
         "values": {m["name"]: m["ours"] for m in record.get("measurements", [])},
+        "p_values": {m["name"]: m["p_value"] for m in record.get("measurements", [])
+                     if m.get("p_value") is not None},
     }
 
 
@@ -189,6 +191,9 @@ def build_baseline(records: list[dict[str, Any]], *, force: bool = False) -> dic
         "measurements": [{"name": m["name"], "band": m.get("band"), "unit": m.get("unit", ""),
                           "paper": m.get("paper")} for m in first.get("measurements", [])],
         "runs": [_run_entry(r) for r in records],
+        # the first accepted run's tables (per-seed values behind its tests), so a reader can
+        # recompute a p-value from the committed baseline alone
+        "tables": first.get("tables", []),
     }
 
 

@@ -344,6 +344,7 @@ def _run_opsub(tier: str, device: str, seeds: int | None, store: StageStore | No
         "wall_seconds": time.perf_counter() - started,
         "cpu_seconds": time.process_time() - cpu0,
         "store": str(store.root),
+        "stage_ids": sid,
     }
 
 
@@ -357,8 +358,9 @@ def rerun_matches(result: dict[str, Any], pp: int, c: int) -> tuple[bool, str]:
         torch.set_num_threads(threads)
     try:
         run = OpsubRun(result["tier"], result["device"], log=None)
-        run.base = store.load_result("baseline")
-        distilled = store.load_result(f"distill/p{pp}/c{c}")
+        sid = result["stage_ids"]
+        run.base = store.load_result(sid["baseline"])
+        distilled = store.load_result(sid[f"distill/p{pp}/c{c}"])
         again = run.finetune_stage(pp, c, 0, distilled)(NO_PROGRESS)
     finally:
         torch.set_num_threads(before)

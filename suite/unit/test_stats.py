@@ -166,41 +166,39 @@ def _censored(t: np.ndarray, e: np.ndarray) -> sps.CensoredData:
     return sps.CensoredData(uncensored=t[e], right=t[~e])
 
 
+def _baselines(tier: str, claim: str) -> list:
+    """Every committed baseline of a claim in a tier (one per machine class if keyed so)."""
+    base = ROOT / "reference_results" / "baselines" / tier
+    return sorted([*base.glob(f"{claim}.json"), *base.glob(f"*/{claim}.json")])
+
+
 @pytest.mark.parametrize("tier", ["smoke", "full"])
 def test_reward_4_logrank_recomputed_from_record(tier):
-    path = ROOT / "reference_results" / "baselines" / tier / "REWARD-4.json"
-    record = json.loads(path.read_text())
-    if not any(t["title"].startswith("Per-seed") for t in record["tables"]):
-        pytest.skip(f"{tier} REWARD-4 baseline predates per-seed tables (not re-accepted)")
-    g = _per_seed(record)
-    m = next(m for m in record["measurements"] if m["name"].startswith("proposed settles sooner"))
+    (path,) = _baselines(tier, "REWARD-4")
+    base = json.loads(path.read_text())
+    g = _per_seed(base)
+    run = base["runs"][0]
+    name = next(n for n in run["p_values"] if n.startswith("proposed settles sooner"))
     res = sps.logrank(_censored(*g["proposed"]), _censored(*g["mnasnet"]),
                       alternative="greater")
-    assert m["p_value"] == pytest.approx(float(res.pvalue), rel=1e-9)
+    assert run["p_values"][name] == pytest.approx(float(res.pvalue), rel=1e-9)
 
 
 @pytest.mark.parametrize("tier", ["smoke", "full"])
 def test_gcnas_1_logrank_recomputed_from_record(tier):
-    path = ROOT / "reference_results" / "baselines" / tier / "GCNAS-1.json"
-    record = json.loads(path.read_text())
-    if not any(t["title"].startswith("Per-seed") for t in record["tables"]):
-        pytest.skip(f"{tier} GCNAS-1 baseline predates per-seed tables (not re-accepted)")
-    g = _per_seed(record)
-    items = [m for m in record["measurements"] if m["name"].startswith("GCN reaches")]
-    assert len(items) == len(record["config"]["rewards"])
-    for reward, m in zip(record["config"]["rewards"], items, strict=True):
-        assert f"[{reward}," in m["name"]
-        margin = float(re.search(r"RNN \+ (\d+) samples", m["name"]).group(1))
-        gt, ge = g[f"{reward} GCN"]
-        rt, re_ = g[f"{reward} RNN"]
-        res = sps.logrank(_censored(gt, ge), _censored(rt + margin, re_),
-                          alternative="greater")
-        assert m["p_value"] == pytest.approx(float(res.pvalue), rel=1e-9)
-
-
-def test_report_shows_no_censoring_code_for_a_judged_measurement_without_value():
-    from nasrepro.report.markdown import fmt_ours
-
-    judged = {"center": None, "spread": None, "unit": "sample", "verdict": "NOT REPRODUCED"}
-    assert fmt_ours(judged) == "no value (see detail)"
-    assert fmt_ours({**judged, "verdict": "NOT RUN"}) == "not run"
+    paths = _baselines(tier, "GCNAS-1")
+    assert paths
+    for path in paths:
+        base = json.loads(path.read_text())
+        g = _per_seed(base)
+        run = base["runs"][0]
+        items = [n for n in run["p_values"] if n.startswith("GCN reaches")]
+        assert len(items) == len(base["config"]["rewards"])
+        for reward, name in zip(base["config"]["rewards"], items, strict=True):
+            assert f"[{reward}," in name
+            margin = float(re.search(r"RNN \+ (\d+) samples", name).group(1))
+            gt, ge = g[f"{reward} GCN"]
+            rt, re_ = g[f"{reward} RNN"]
+            res = sps.logrank(_censored(gt, ge), _censored(rt + margin, re_),
+                              alternative="greater")
+            assert run["p_values"][name] == pytest.approx(float(res.pvalue), rel=1e-9)
