@@ -13,6 +13,7 @@ n=${1:?N}; label=${2:?LABEL}; warm=${3:-}
 root=$(mktemp -d "${TMPDIR:-/tmp}/nasrepro-stability-XXXX")
 out="$PWD/stability-$label.tsv"
 : > "$out"
+cd "$(dirname "$0")/.."  # the repository root: pytest's testpaths
 loadpid=""
 if [ "${LOAD:-0}" = 1 ]; then
   python3 -c 'while True: pass' & loadpid=$!
