@@ -76,13 +76,22 @@ def test_bench_opsub_train_step(benchmark, data):
 
 def test_resident_pipeline_vs_dataloader_epoch(data):
     """Epoch time of the device-resident pipeline and of a per-sample DataLoader pipeline,
-    measured alternately in this run (best of 2 each). Written to
-    $NASREPRO_REPORTS/bench/opsub_pipeline.json when that variable is set."""
+    measured alternately in this run (best of 3 each; on the CPU with one intra-op thread,
+    as the smoke tier trains: with two, a CPU-bound process on the other core made the
+    OpenMP threads wait on each other and flipped this comparison once in five loaded runs).
+    Written to $NASREPRO_REPORTS/bench/opsub_pipeline.json when that variable is set."""
     cfg = TrainConfig(epochs=1, batch_size=50, lr=0.01)
     resident, conventional = [], []
-    for rep in range(2):
-        resident.append(resident_epoch(_model(), data, cfg, seed=rep))
-        conventional.append(conventional_epoch(_model(), data, cfg, seed=rep, device=DEVICE))
+    threads = torch.get_num_threads()
+    if DEVICE.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        for rep in range(3):
+            resident.append(resident_epoch(_model(), data, cfg, seed=rep))
+            conventional.append(conventional_epoch(_model(), data, cfg, seed=rep,
+                                                   device=DEVICE))
+    finally:
+        torch.set_num_threads(threads)
     ratio = min(conventional) / min(resident)
     line = {"device": str(DEVICE), "images": len(data), "batch": cfg.batch_size,
             "resident_s": min(resident), "conventional_s": min(conventional),
