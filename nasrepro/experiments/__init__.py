@@ -6,6 +6,6 @@ frozen config with its per-tier budgets in a TIERS table, plus the on-disk resul
 # the commands are in README.md ("Tiers"); the test run prints the table at its end and flags
 # a folder over its budget (conftest.py).
 SMOKE_BUDGET_S: dict[str, float] = {
-    "unit": 150.0, "reward": 45.0, "gcnas": 90.0, "lenet": 480.0, "opsub": 150.0,
+    "unit": 150.0, "reward": 45.0, "gcnas": 90.0, "lenet": 540.0, "opsub": 150.0,
     "bench": 30.0,
 }
