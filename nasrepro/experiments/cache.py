@@ -52,8 +52,13 @@ def config_hash(config: Mapping[str, Any]) -> str:
 
 def cache_path(name: str, config: Mapping[str, Any],
                data: Mapping[str, str] | None = None) -> Path:
-    """Where `cached` keeps the result of (name, config, code, data checksums)."""
-    key = {"name": name, "config": dict(config), "code": code_fingerprint()}
+    """Where `cached` keeps the result of (name, config, code, data checksums, machine
+    class): CPU float results differ between code paths (ATEN_CPU_CAPABILITY, AVX2 vs
+    AVX-512), so one reports folder never serves one class's result to another."""
+    from nasrepro.measure.environment import machine_class
+
+    key = {"name": name, "config": dict(config), "code": code_fingerprint(),
+           "machine_class": machine_class("cpu")}
     if data:
         key["data"] = dict(data)
     return cache_dir() / name / f"{config_hash(key)}.pkl"

@@ -20,6 +20,7 @@ import numpy as np
 from nasrepro.data.mnist import fingerprint as mnist_fingerprint
 from nasrepro.data.mnist import load_mnist
 from nasrepro.experiments.cache import cached, cached_file, config_hash, source_fingerprint
+from nasrepro.measure.environment import machine_class
 from nasrepro.paths import PACKAGE_DIR, cache_dir
 from nasrepro.progress import Ticker
 from nasrepro.train.lenet_loop import Case, run_stack
@@ -117,7 +118,8 @@ def train_stack(members: list[tuple[str, int]], iters: int, eval_every: int, dev
     cfg = {"members": [[k, s] for k, s in members],
            "cases": [[c.batch, c.test_batch, c.base_lr] for c in cases],
            "iters": iters, "eval_every": eval_every, "device": device, "threads": threads,
-           "code": _run_code_hash(), "data": mnist_fingerprint()}
+           "code": _run_code_hash(), "data": mnist_fingerprint(),
+           "machine_class": machine_class(device)}  # float results differ by code path
     path = cache_dir() / "lenet_run" / f"{config_hash(cfg)}.pkl"
 
     def compute() -> list[dict[str, np.ndarray]]:

@@ -25,6 +25,7 @@ import torch
 
 from nasrepro.data import cifar
 from nasrepro.experiments.cache import config_hash, source_fingerprint
+from nasrepro.measure.environment import machine_class
 from nasrepro.models.candidates import DESCRIPTIONS, applicable, build_candidate
 from nasrepro.models.wrn import WideResNet, count_parameters, map_position
 from nasrepro.paths import cache_dir
@@ -118,7 +119,8 @@ def stage_keys(tier: str, device: str, seeds: int | None = None) -> dict[str, st
     the data. A recipe change re-keys only the stages downstream of it."""
     t = tier_config(tier, seeds)
     common = {"protocol": PROTOCOL_VERSION, "library": numerics_fingerprint(),
-              "device": device, "data": cifar.fingerprint(), "threads": t["threads"],
+              "device": device, "machine_class": machine_class(device),
+              "data": cifar.fingerprint(), "threads": t["threads"],
               "net": {k: t[k] for k in ("depth", "widen", "stem")},
               "subset": {k: t[k] for k in ("train_per_class", "test_per_class",
                                            "finetune_per_class")}}

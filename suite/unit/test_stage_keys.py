@@ -54,3 +54,15 @@ def test_protocol_version_rekeys_every_stage(monkeypatch):
     monkeypatch.setattr(opsub, "PROTOCOL_VERSION", opsub.PROTOCOL_VERSION + 1)
     after = opsub.stage_keys("smoke", "cpu")
     assert all(after[k] != before[k] for k in before)
+
+
+def test_cache_and_stage_keys_follow_the_machine_class(monkeypatch, tmp_path):
+    # regression: ATEN_CPU_CAPABILITY=default on a warm AVX-512 reports folder was served
+    # the AVX-512 results (keys named the device, not the code path)
+    from nasrepro.experiments import cache
+
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path))
+    a = cache.cache_path("x", {"k": 1})
+    monkeypatch.setattr("nasrepro.measure.environment.machine_class",
+                        lambda device="cpu": "cpu-default-2c-torchX")
+    assert cache.cache_path("x", {"k": 1}) != a
