@@ -98,9 +98,9 @@ MUTANTS: tuple[Mutant, ...] = (
            ("suite/unit/test_lenet_solver.py",),
            "the LeNet trainer asks the inv schedule for the next iteration's lr"),
     Mutant("lenet-bias-lr-mult", "nasrepro/models/lenet.py",
-           "def __init__(self, model: StackedLeNet, momentum: float = 0.9, "
+           "def __init__(self, model: nn.Module, momentum: float = 0.9, "
            "weight_decay: float = 5e-4,\n                 bias_lr_mult: float = 2.0)",
-           "def __init__(self, model: StackedLeNet, momentum: float = 0.9, "
+           "def __init__(self, model: nn.Module, momentum: float = 0.9, "
            "weight_decay: float = 5e-4,\n                 bias_lr_mult: float = 1.0)",
            ("suite/unit/test_lenet_solver.py",), "LeNet bias lr multiplier 2 -> 1"),
     Mutant("lenet-weight-decay-dropped", "nasrepro/models/lenet.py",

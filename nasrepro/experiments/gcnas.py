@@ -342,16 +342,6 @@ def step_time_ms(controller: str, n_seeds: int = 1, device: str = "cpu",
             "n_seeds": n_seeds, "device": device}
 
 
-def non_inferior_sooner(gcn: np.ndarray, rnn: np.ndarray, margin: float, code: float
-                        ) -> dict[str, float]:
-    """One-sided Mann-Whitney test of H1 'gcn < rnn + margin' for sample counts where
-    censored runs are coded `code`: rnn + margin is capped at code so that two censored
-    runs tie (a censored run is never 'sooner' than another)."""
-    from nasrepro.claims.stats import mann_whitney_less
-
-    return mann_whitney_less(gcn, np.minimum(np.asarray(rnn, dtype=np.float64) + margin, code))
-
-
 def non_inferior_higher(gcn: np.ndarray, rnn: np.ndarray, margin: float) -> dict[str, float]:
     """One-sided Mann-Whitney test of H1 'gcn > rnn - margin' (nan = worst)."""
     from nasrepro.claims.stats import mann_whitney_less

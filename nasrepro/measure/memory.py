@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import contextmanager
 
 import numpy as np
@@ -61,19 +60,6 @@ def saved_tensors_recorder():
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         yield seen
-
-
-def cpu_step_tensor_bytes(forward: Callable[[], torch.Tensor],
-                          persistent: list[torch.Tensor], batch: list[torch.Tensor]) -> int:
-    """Measured live tensor bytes at the peak of one training step on the CPU: unique
-    storages of `persistent` (params, grads, optimiser state) + `batch` + tensors saved for
-    backward by `forward()` + its output. Shared storages are counted once."""
-    with saved_tensors_recorder() as saved:
-        out = forward()
-    storages = dict(saved)
-    for t in [*persistent, *batch, out]:
-        _note(storages, t)
-    return int(sum(storages.values()))
 
 
 def cuda_peak_reset(device: str) -> None:

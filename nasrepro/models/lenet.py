@@ -146,23 +146,15 @@ class StackedLeNet(nn.Module):
         return net
 
 
-class StackedCaffeSGD:
+class StackedCaffeSGD(CaffeSGD):
     """CaffeSGD for a StackedLeNet: the same update per member, each with its own lr.
 
     `step(lr)` takes one lr per member (a K-vector): member k's slice of every parameter
     gets v <- m v + lr_k * lr_mult * (g + wd w); w <- w - v, exactly CaffeSGD's rule.
     """
 
-    def __init__(self, model: StackedLeNet, momentum: float = 0.9, weight_decay: float = 5e-4,
-                 bias_lr_mult: float = 2.0) -> None:
-        self.params = [p for p in model.parameters()]
-        self.lr_mult = [bias_lr_mult if name.endswith("bias") else 1.0
-                        for name, _ in model.named_parameters()]
-        self.momentum, self.weight_decay = momentum, weight_decay
-        self.history = [torch.zeros_like(p) for p in self.params]
-
     @torch.no_grad()
-    def step(self, lr: torch.Tensor) -> None:
+    def step(self, lr: torch.Tensor) -> None:  # type: ignore[override]
         for p, v, mult in zip(self.params, self.history, self.lr_mult, strict=True):
             lr_k = (lr * mult).to(p.dtype).reshape(-1, *([1] * (p.dim() - 1)))  # K x 1 x ...
             g = p.grad.add(p, alpha=self.weight_decay)
