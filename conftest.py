@@ -121,6 +121,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
     items[:] = keep
+    if not keep:
+        # a known claim whose test module is not among the given paths: say so (exit 5)
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.write_line(f"nasrepro: --claim {' '.join(wanted)} selects none of the {len(drop)}"
+                          " collected tests: drop the path arguments, or pass the claim's "
+                          "test module (`nasrepro list` names it)", red=True)
 
 
 @pytest.fixture(scope="session")

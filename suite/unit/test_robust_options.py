@@ -149,3 +149,11 @@ def test_export_directory_or_garbage_is_named_as_such(tmp_path):
                                         r"torch file \(UnpicklingError"):
         nb201.export_official(junk, tmp_path / "o.npz")
     assert not (tmp_path / "o.npz").exists()
+
+
+def test_known_claim_outside_the_given_paths_says_so(tmp_path):
+    # the probe: a real claim beside a path that does not hold its test exited 5 silently
+    rc, lines = _pytest(["suite/reward/test_reward_1.py", "--claim", "LENET-4", "-q"], tmp_path)
+    assert rc == 5
+    assert any("--claim LENET-4 selects none of the" in ln and "nasrepro list" in ln
+               for ln in lines), lines
