@@ -72,6 +72,9 @@ def _cmd_measure(args: argparse.Namespace) -> int:
           f"{rec['column']}, {rec['coverage']}/{rec['total']} cells, "
           f"{rec['seconds_per_network']:.3f} s per network (full table about "
           f"{rec['estimated_full_s'] / 60:.0f} min)")
+    if rec["closest"] is None:
+        print("fewer than 3 cells measured: no rank correlation with HELP yet")
+        return 0
     print(f"closest HELP {'CPU' if spec.device == 'cpu' else 'GPU batch-256'} device: "
           f"{rec['closest']} (Spearman rho {rec['closest_rho']:.3f} on {rec['coverage']} "
           f"cells); record {latency_record.record_dir() / (rec['name'] + '.json')}")

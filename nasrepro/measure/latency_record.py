@@ -42,11 +42,12 @@ def record_dir() -> Path:
 
 def rank_correlations(median_ms: np.ndarray) -> dict[str, dict[str, float]]:
     """{HELP device: {'rho', 'p', 'n'}}: Spearman rank correlation of the measured cells
-    (finite entries of median_ms [15625], by NB201 index) with each HELP column."""
+    (finite entries of median_ms [15625], by NB201 index) with each HELP column; empty
+    under 3 cells (no rank correlation to speak of)."""
     table = nb201.load_table()
     ok = np.isfinite(median_ms)
     if ok.sum() < 3:
-        raise DataError(f"{int(ok.sum())} measured cells: need >= 3 to rank-correlate")
+        return {}
     out = {}
     for dev in table.sources:
         res = stats.spearmanr(median_ms[ok], table.latency_ms(dev).numpy()[ok])
@@ -69,7 +70,7 @@ def finish(spec: lat.LatencySpec, name: str | None = None, out: Path | None = No
                         f"--device {spec.device}` first")
     rho = rank_correlations(med)
     kind = comparable(spec.device)
-    closest = max(kind, key=lambda d: rho[d]["rho"])
+    closest = max(kind, key=lambda d: rho[d]["rho"]) if rho else None
     meta = read_json(work / "meta.json")
     seconds = float(col["seconds"])
     provenance = {
@@ -94,8 +95,9 @@ def finish(spec: lat.LatencySpec, name: str | None = None, out: Path | None = No
         "median_of_medians_ms": float(np.nanmedian(med)),
         "median_iqr_ms": float(np.nanmedian(col["iqr_ms"])),
         "spearman": rho, "comparable": list(kind), "closest": closest,
-        "closest_rho": rho[closest]["rho"],
-        "closest_overall": max(rho, key=lambda d: rho[d]["rho"]),
+        "spearman_min": rank_correlations(col["min_ms"]),
+        "closest_rho": rho[closest]["rho"] if closest else None,
+        "closest_overall": max(rho, key=lambda d: rho[d]["rho"]) if rho else None,
     }
     atomic_write_json(record_dir() / f"{name}.json", record)
     return record

@@ -36,6 +36,9 @@ from nasrepro.progress import Ticker, emit, fmt_seconds
 
 N_ARCHS = 15625
 WORK_NAME = "nb201_latency"
+# Per network in a chunk: median (the column), IQR and min of the timed passes, in ms. The
+# min is kept as a diagnostic: on a loaded machine interference only adds time.
+FIELDS = ("median_ms", "iqr_ms", "min_ms")
 
 
 @dataclass(frozen=True)
@@ -118,15 +121,18 @@ def _pinned(spec: LatencySpec) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def time_network(ops: Sequence[int], spec: LatencySpec, x: torch.Tensor) -> tuple[float, float]:
-    """(median, IQR) in ms of one NB201 network's forward pass on x (warm-up excluded)."""
+def time_network(ops: Sequence[int], spec: LatencySpec, x: torch.Tensor
+                 ) -> tuple[float, float, float]:
+    """(median, IQR, min) in ms of one NB201 network's forward pass on x (warm-up excluded), with
+    torch's threads pinned to spec.threads (two spinning threads on a busy 2-core machine
+    measured 380-990 ms for a 1 ms network)."""
     from nasrepro.models.nb201 import NB201Network
 
     model = NB201Network([int(o) for o in ops]).to(spec.device).eval()
-    with torch.inference_mode():
+    with _pinned(spec), torch.inference_mode():
         t = median_time(lambda: model(x), repeats=spec.repeats, warmup=spec.warmup,
                         device=spec.device)
-    return 1e3 * t["median"], 1e3 * t["iqr"]
+    return 1e3 * t["median"], 1e3 * t["iqr"], 1e3 * t["min"]
 
 
 def read_chunk(work: Path, k: int) -> dict[str, Any] | None:
@@ -135,8 +141,8 @@ def read_chunk(work: Path, k: int) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     rec = read_json(path)
-    if not (isinstance(rec, dict) and len(rec.get("indices", [])) ==
-            len(rec.get("median_ms", [])) == len(rec.get("iqr_ms", []))):
+    if not (isinstance(rec, dict) and all(len(rec.get(f, ())) == len(rec.get("indices", ()))
+                                          for f in FIELDS)):
         raise DataError(f"{path}: not a latency chunk record; delete it to re-measure it")
     return rec
 
@@ -205,25 +211,24 @@ def measure(spec: LatencySpec, indices: Sequence[int] | None = None, ops: torch.
         started, measured, chunks = time.perf_counter(), 0, 0
         g = torch.Generator().manual_seed(0)
         x = torch.randn(spec.batch, 3, 32, 32, generator=g).to(spec.device)
-        with _pinned(spec):
-            for k, missing in sorted(todo.items()):
-                if max_chunks is not None and chunks >= max_chunks:
-                    break
-                t0 = time.perf_counter()
-                res = [time_network(ops[i].tolist(), spec, x) for i in _ticking(
-                    missing, ticker, measured if progress else None)]
-                measured += len(missing)
-                old = read_chunk(work, k) or {"indices": [], "median_ms": [], "iqr_ms": [],
-                                              "seconds": 0.0}
-                merged = sorted(zip(old["indices"] + missing,
-                                    old["median_ms"] + [r[0] for r in res],
-                                    old["iqr_ms"] + [r[1] for r in res], strict=True))
-                atomic_write_json(chunk_path(work, k), {
-                    "chunk": k, "indices": [m[0] for m in merged],
-                    "median_ms": [m[1] for m in merged], "iqr_ms": [m[2] for m in merged],
-                    "seconds": old["seconds"] + time.perf_counter() - t0,
-                    "finished_at": _now()})
-                chunks += 1
+        for k, missing in sorted(todo.items()):
+            if max_chunks is not None and chunks >= max_chunks:
+                break
+            t0 = time.perf_counter()
+            res = [time_network(ops[i].tolist(), spec, x) for i in _ticking(
+                missing, ticker, measured if progress else None)]
+            measured += len(missing)
+            old = read_chunk(work, k) or {"indices": [], "seconds": 0.0,
+                                          **{f: [] for f in FIELDS}}
+            merged = sorted(zip(old["indices"] + missing,
+                                *(old[f] + [r[j] for r in res] for j, f in enumerate(FIELDS)),
+                                strict=True))
+            atomic_write_json(chunk_path(work, k), {
+                "chunk": k, "indices": [m[0] for m in merged],
+                **{f: [m[j + 1] for m in merged] for j, f in enumerate(FIELDS)},
+                "seconds": old["seconds"] + time.perf_counter() - t0,
+                "finished_at": _now()})
+            chunks += 1
     seconds = time.perf_counter() - started
     if progress:
         rate = f"{seconds / measured:.3f} s per network" if measured else "nothing timed"
@@ -245,15 +250,15 @@ def _now() -> str:
 
 
 def column(work: Path) -> dict[str, np.ndarray]:
-    """All chunks of a work folder: {'median_ms', 'iqr_ms': [15625] float64 (NaN where not
-    measured), 'seconds': total measuring time of the chunks}."""
-    med = np.full(N_ARCHS, np.nan)
-    iqr = np.full(N_ARCHS, np.nan)
+    """All chunks of a work folder: {'median_ms', 'iqr_ms', 'min_ms': [15625] float64 (NaN
+    where not measured), 'seconds': total measuring time of the chunks}."""
+    out = {f: np.full(N_ARCHS, np.nan) for f in FIELDS}
     seconds = 0.0
     for path in sorted(Path(work).glob("chunk_*.json")):
         rec = read_chunk(work, int(path.stem.split("_")[1]))
         assert rec is not None
         idx = np.asarray(rec["indices"], dtype=np.int64)
-        med[idx], iqr[idx] = rec["median_ms"], rec["iqr_ms"]
+        for f in FIELDS:
+            out[f][idx] = rec[f]
         seconds += float(rec["seconds"])
-    return {"median_ms": med, "iqr_ms": iqr, "seconds": np.float64(seconds)}
+    return {**out, "seconds": np.float64(seconds)}

@@ -18,8 +18,10 @@ def _one(rec: dict[str, Any]) -> list[str]:
              f"the full table would take about {fmt_seconds(rec['estimated_full_s'])} at this "
              "run's pace)")
     rows = sorted(rec["spearman"].items(), key=lambda kv: -kv[1]["rho"])
+    mins = rec.get("spearman_min", {})
     table = [[d + (" (comparable)" if d in rec["comparable"] else ""), f"{v['rho']:.3f}",
-              f"{v['p']:.1e}", v["n"]] for d, v in rows]
+              f"{v['p']:.1e}", f"{mins[d]['rho']:.3f}" if d in mins else "—", v["n"]]
+             for d, v in rows]
     size = (f"{rec['table_bytes'] / 1000:.0f} KB, "
             + ("within" if rec["table_bytes"] <= rec["budget_bytes"] else "over")
             + f" the {rec['budget_bytes'] / 1000:.0f} KB budget for a committed column")
@@ -34,10 +36,12 @@ def _one(rec: dict[str, Any]) -> list[str]:
         f"({rec['seconds_per_network']:.3f} s per network); median latency "
         f"{rec['median_of_medians_ms']:.3f} ms, median IQR of the repeats "
         f"{rec['median_iqr_ms']:.3f} ms. Table `{rec['table']}` ({size}).", "",
-        f"Closest comparable HELP device by Spearman rank correlation on the cells both "
-        f"have: **{rec['closest']}**, rho = {rec['closest_rho']:.3f} (n = {rec['coverage']}); "
-        f"highest over all devices: {rec['closest_overall']}.", "",
-        tabulate(table, headers=["HELP device", "Spearman rho", "p", "cells"],
+        (f"Closest comparable HELP device by Spearman rank correlation on the cells both "
+         f"have: **{rec['closest']}**, rho = {rec['closest_rho']:.3f} (n = {rec['coverage']}"
+         f"); highest over all devices: {rec['closest_overall']}." if rec["closest"] else
+         "Fewer than 3 cells measured: no rank correlation with HELP."), "",
+        tabulate(table, headers=["HELP device", "Spearman rho", "p",
+                                "rho of the per-network min (diagnostic)", "cells"],
                  tablefmt="github", disable_numparse=True), ""]
 
 
