@@ -221,7 +221,8 @@ def torch_threads(n: int | None) -> Iterator[None]:
 
 
 def run_search(cfg: dict[str, Any], controller: ControllerSpec | None = None,
-               progress: bool = False, threads: int | None = 1) -> dict[str, Any]:
+               progress: bool = False, threads: int | None = 1,
+               table: NB201Table | None = None) -> dict[str, Any]:
     """Run every (reward, source) group x seeds as one batched REINFORCE search.
 
     Returns numpy arrays keyed by group 'reward/source': row, acc (%), lat (ms), each
@@ -229,16 +230,18 @@ def run_search(cfg: dict[str, Any], controller: ControllerSpec | None = None,
     threads: torch CPU threads during the search. The per-step tensors are tiny, so one
     thread is fastest: measured 18 s vs 108 s CPU for the smoke run with 2 threads on a
     busy 2-core machine (threads only spin). None keeps torch's setting.
+    table: an already loaded table_for(cfg's sources) (a loop of single searches, e.g. the
+    batching benchmark, loads it once); None loads it.
     """
     with torch_threads(threads if cfg["device"] == "cpu" else None):
-        return _run_search(cfg, controller, progress)
+        return _run_search(cfg, controller, progress, table)
 
 
 def _run_search(cfg: dict[str, Any], controller: ControllerSpec | None,
-                progress: bool) -> dict[str, Any]:
+                progress: bool, table: NB201Table | None = None) -> dict[str, Any]:
     spec = controller or CONTROLLERS[cfg["controller"]]
     device = cfg["device"]
-    table = table_for(tuple(cfg["sources"])).to(device)
+    table = (table if table is not None else table_for(tuple(cfg["sources"]))).to(device)
     groups = [(r, s) for s in cfg["sources"] for r in cfg["rewards"]]
     n = cfg["seeds"]
     rows_src = [s for (_, s) in groups for _ in range(n)]
