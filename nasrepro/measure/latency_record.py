@@ -94,6 +94,8 @@ def finish(spec: lat.LatencySpec, name: str | None = None, out: Path | None = No
         "estimated_full_s": seconds / n * lat.N_ARCHS,
         "median_of_medians_ms": float(np.nanmedian(med)),
         "median_iqr_ms": float(np.nanmedian(col["iqr_ms"])),
+        "load_avg_1m": (None if np.isnan(col["load_avg_1m"]) else
+                        float(col["load_avg_1m"])),
         "spearman": rho, "comparable": list(kind), "closest": closest,
         "spearman_min": rank_correlations(col["min_ms"]),
         "closest_rho": rho[closest]["rho"] if closest else None,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -227,7 +228,7 @@ def measure(spec: LatencySpec, indices: Sequence[int] | None = None, ops: torch.
                 "chunk": k, "indices": [m[0] for m in merged],
                 **{f: [m[j + 1] for m in merged] for j, f in enumerate(FIELDS)},
                 "seconds": old["seconds"] + time.perf_counter() - t0,
-                "finished_at": _now()})
+                "load_avg_1m": _load(), "finished_at": _now()})
             chunks += 1
     seconds = time.perf_counter() - started
     if progress:
@@ -245,15 +246,23 @@ def _ticking(items: list[int], ticker: Ticker, offset: int | None) -> Iterator[i
             ticker.update(offset + n + 1)
 
 
+def _load() -> float | None:
+    """The 1-minute load average (None where the OS has none): other work on the machine
+    inflates and scatters latencies, so every chunk records it."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def column(work: Path) -> dict[str, np.ndarray]:
     """All chunks of a work folder: {'median_ms', 'iqr_ms', 'min_ms': [15625] float64 (NaN
-    where not measured), 'seconds': total measuring time of the chunks}."""
+    where not measured), 'seconds': total measuring time of the chunks, 'load_avg_1m': the
+    median of the chunks' load averages (NaN where none was recorded)}."""
     out = {f: np.full(N_ARCHS, np.nan) for f in FIELDS}
     seconds = 0.0
+    loads = []
     for path in sorted(Path(work).glob("chunk_*.json")):
         rec = read_chunk(work, int(path.stem.split("_")[1]))
         assert rec is not None
@@ -261,4 +270,7 @@ def column(work: Path) -> dict[str, np.ndarray]:
         for f in FIELDS:
             out[f][idx] = rec[f]
         seconds += float(rec["seconds"])
-    return {**out, "seconds": np.float64(seconds)}
+        if rec.get("load_avg_1m") is not None:
+            loads.append(float(rec["load_avg_1m"]))
+    return {**out, "seconds": np.float64(seconds),
+            "load_avg_1m": np.float64(np.median(loads) if loads else np.nan)}

@@ -22,6 +22,9 @@ def _one(rec: dict[str, Any]) -> list[str]:
     table = [[d + (" (comparable)" if d in rec["comparable"] else ""), f"{v['rho']:.3f}",
               f"{v['p']:.1e}", f"{mins[d]['rho']:.3f}" if d in mins else "—", v["n"]]
              for d, v in rows]
+    load = ("1-minute load average during the chunks: median "
+            f"{rec['load_avg_1m']:.1f} on {m['cpu_count']} CPUs" if rec.get("load_avg_1m")
+            is not None else "load average not recorded")
     size = (f"{rec['table_bytes'] / 1000:.0f} KB, "
             + ("within" if rec["table_bytes"] <= rec["budget_bytes"] else "over")
             + f" the {rec['budget_bytes'] / 1000:.0f} KB budget for a committed column")
@@ -35,7 +38,7 @@ def _one(rec: dict[str, Any]) -> list[str]:
         f"measuring time {fmt_seconds(rec['seconds'])} "
         f"({rec['seconds_per_network']:.3f} s per network); median latency "
         f"{rec['median_of_medians_ms']:.3f} ms, median IQR of the repeats "
-        f"{rec['median_iqr_ms']:.3f} ms. Table `{rec['table']}` ({size}).", "",
+        f"{rec['median_iqr_ms']:.3f} ms; {load}. Table `{rec['table']}` ({size}).", "",
         (f"Closest comparable HELP device by Spearman rank correlation on the cells both "
          f"have: **{rec['closest']}**, rho = {rec['closest_rho']:.3f} (n = {rec['coverage']}"
          f"); highest over all devices: {rec['closest_overall']}." if rec["closest"] else
@@ -55,8 +58,8 @@ def section(records: list[dict[str, Any]] | None = None) -> list[str]:
         return []
     lines = ["", "## Latency measured on this machine", "",
              "NB201 CIFAR-100 networks (nasrepro/models/nb201.py) timed by `nasrepro nb201 "
-             "measure-latency`; compared with HELP's measured columns to show it ranks "
-             "cells as they do.", ""]
+             "measure-latency`, and Spearman rank correlations with HELP's measured columns "
+             "on the cells both have.", ""]
     for rec in records:
         lines += _one(rec)
     return lines

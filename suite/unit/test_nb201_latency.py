@@ -150,6 +150,7 @@ def test_finish_writes_table_record_and_report():
     text = "\n".join(section())
     assert "lat__tiny_cpu" in text and rec["closest"] in text
     assert f"{rec['coverage']} of 15625 cells (partial" in text
+    assert rec["load_avg_1m"] is not None and "load average during the chunks" in text
 
 
 def test_finish_without_chunks_is_one_line_error():
