@@ -101,3 +101,17 @@ def add_measured(table: nb201.NB201Table, name: str) -> None:
     if not torch.equal(measured.index.to(table.index.device), table.index):
         raise DataError(f"{measured.path}: rows are not NB201 indices 0..{len(table) - 1}")
     table.latency[name] = measured.latency_ms(name).to(table.acc.device)
+
+
+def add_all_measured(table: nb201.NB201Table) -> list[str]:
+    """Add every measured column that covers all cells to `table` (in place; e.g. for a map
+    over all latency sources, which then has a row per measured machine); returns their
+    names. Partial columns (a measurement still in progress) are left out."""
+    added = []
+    for name, path in measured_tables().items():
+        if name in table.latency:
+            continue
+        if len(nb201.load_table(path)) == len(table):
+            add_measured(table, name)
+            added.append(name)
+    return added

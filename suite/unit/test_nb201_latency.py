@@ -186,6 +186,11 @@ def test_full_measured_column_is_a_search_source():
     res = rs.run_search(cfg)
     assert res["targets"]["full_cpu"] == pytest.approx(np.quantile(table.latency_ms(
         "full_cpu").numpy(), 0.74))
+    lat.measure(TINY, [0, 1, 2], progress=False)
+    latency_record.finish(TINY, "part_cpu")
+    full = nb201.load_table()
+    assert nb201_measured.add_all_measured(full) == ["full_cpu"]  # the partial one left out
+    assert "full_cpu" in full.sources and "part_cpu" not in full.sources
     lats = res["groups"]["proposed/full_cpu"]["lat"]
     rows = res["groups"]["proposed/full_cpu"]["row"]
     assert np.allclose(lats, col.astype(np.float32)[rows])
