@@ -38,6 +38,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
         lat = table.latency_ms(src)
         print(f"  {src:<16} median {float(lat.median()):8.3f} ms  "
               f"share <= 17 ms {float((lat <= 17).double().mean()):.3f}")
+    from nasrepro.data.nb201_measured import measured_tables
+
+    for name, path in measured_tables().items():
+        m = nb201.load_table(path)
+        print(f"  measured {name}: {len(m)} of {nb201.N_ARCHS} cells, median "
+              f"{float(m.latency_ms(name).median()):.3f} ms ({path})")
     return 0
 
 

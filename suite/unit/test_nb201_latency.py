@@ -213,3 +213,5 @@ def test_cli_measures_and_resumes(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert any("2 of 4 networks already measured, 2 to go" in line for line in lines)
     assert "4/15625 cells" in out and "closest HELP CPU device" in out
+    assert main(["nb201", "info"]) == 0
+    assert "measured cli_cpu: 4 of 15625 cells" in capsys.readouterr().out
