@@ -1,9 +1,11 @@
 """Latency columns measured on a user's machine (`nasrepro nb201 measure-latency`), as tables.
 
 A measured column lives in its own table file `nb201_lat_<name>.npz` (the standard table
-format of nasrepro/data/nb201.py: index, ops, acc_cifar100 copied from the shipped table for
-the measured rows, and `lat__<name>` float32 ms; provenance sidecar with the machine, the
-versions, the date and the timing settings). It is not written into the shipped table: that
+format of nasrepro/data/nb201.py: index and ops of the measured rows, `lat__<name>` float32
+ms, and acc_cifar100 all NaN: the file carries no accuracies (they are the shipped table's;
+copying them would add 76 KB to a full column's 111 KB); provenance sidecar with the
+machine, the versions, the date and the timing settings). Use it through add_measured,
+which puts the column into the shipped table. It is not written into the shipped table: that
 file is rebuilt byte-identically from the shared data (`build-table`), and a machine's own
 numbers are not part of the benchmark. Files are found in two folders: the package's
 tables folder (a column committed with the package, within MEASURED_BUDGET_BYTES) and
@@ -65,7 +67,7 @@ def write_measured_table(name: str, median_ms: np.ndarray, provenance: dict[str,
     base = nb201.load_table()
     arrays = {"index": base.index.numpy()[rows].astype(np.int32),
               "ops": base.ops.numpy()[rows].astype(np.uint8),
-              "acc_cifar100": base.acc.numpy()[rows],
+              "acc_cifar100": np.full(len(rows), np.nan),
               nb201.LAT_PREFIX + name: median_ms[rows].astype(np.float32)}
     path = Path(out) if out is not None else measured_table_path(name)
     digest = nb201.write_table(path, arrays, {
@@ -73,7 +75,8 @@ def write_measured_table(name: str, median_ms: np.ndarray, provenance: dict[str,
         "rows": len(rows), "row_order": "ascending NB201 index (column `index`)",
         "units": {nb201.LAT_PREFIX + name: "milliseconds per forward pass (median of the "
                                            "timed repeats), float32",
-                  "acc_cifar100": "copied from the shipped table"},
+                  "acc_cifar100": "NaN: not carried; accuracies are the shipped "
+                                  "table's (nb201_measured.add_measured merges the column)"},
         "shipped_table_sha256": nb201.fingerprint()[f"nb201/{nb201.SHIPPED_TABLE.name}"],
         **provenance})
     return path, digest

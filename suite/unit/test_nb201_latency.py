@@ -134,7 +134,7 @@ def test_finish_writes_table_record_and_report():
     table = nb201.load_table(Path(rec["table"]))
     assert table.sources == ["tiny_cpu"] and table.index.tolist() == idx
     shipped = nb201.load_table()
-    assert torch.equal(table.acc, shipped.acc[idx]) and torch.equal(table.ops, shipped.ops[idx])
+    assert torch.isnan(table.acc).all() and torch.equal(table.ops, shipped.ops[idx])
     assert table.provenance["measured"]["spec"]["repeats"] == 1
     assert set(rec["spearman"]) == set(shipped.sources)
     assert rec["closest"] in latency_record.HELP_CPU and rec["coverage"] == len(idx)
