@@ -116,6 +116,7 @@ def test_killed_process_resumes_from_its_finished_chunks(folders):
     work = lat.work_dir(spec)
     deadline = time.monotonic() + 120
     while not lat.chunk_path(work, 0).exists() and time.monotonic() < deadline:
+        assert proc.poll() is None, f"the measuring process exited early ({proc.returncode})"
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
