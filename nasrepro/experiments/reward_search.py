@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nasrepro.data import nb201
+from nasrepro.data import nb201, nb201_measured
 from nasrepro.data.nb201 import NB201Table, load_table, official_table_path
 from nasrepro.errors import ConfigError, DataError
 from nasrepro.experiments.cache import cached
@@ -174,7 +174,24 @@ def table_for(sources: tuple[str, ...]) -> NB201Table:
             raise DataError(f"{official.path}: the exported official table has {len(official)} "
                             "rows; the search needs all 15625 cells (export the full file)")
         table.latency["nb201"] = official.latency_ms("nb201")
+    for name in _measured(sources):
+        nb201_measured.add_measured(table, name)
     return table
+
+
+def _measured(sources: tuple[str, ...]) -> list[str]:
+    """The sources that are columns measured by `nasrepro nb201 measure-latency` (not HELP
+    devices, not `nb201`), read from their own table files."""
+    found = nb201_measured.measured_tables()
+    return [s for s in sources if s in found and s != "nb201" and s not in nb201.HELP_SHA256]
+
+
+def latency_source(name: str) -> LatencySource:
+    """The configured source `name`, else a measured column with T at its 0.74 quantile (the
+    rule of the GPU sources; silver_4210r's fixed 17 ms puts 74.4 % of cells under T)."""
+    if name in SOURCES:
+        return SOURCES[name]
+    return LatencySource(name, "quantile", 0.74, "measured on a user's machine")
 
 
 def data_fingerprint(sources: tuple[str, ...]) -> dict[str, str]:
@@ -183,6 +200,9 @@ def data_fingerprint(sources: tuple[str, ...]) -> dict[str, str]:
     out = nb201.fingerprint()
     if "nb201" in sources:
         out.update(nb201.fingerprint(official_table_path()))
+    found = nb201_measured.measured_tables()
+    for name in _measured(sources):
+        out.update(nb201.fingerprint(found[name]))
     return out
 
 
@@ -201,7 +221,8 @@ def torch_threads(n: int | None) -> Iterator[None]:
 
 
 def run_search(cfg: dict[str, Any], controller: ControllerSpec | None = None,
-               progress: bool = False, threads: int | None = 1) -> dict[str, Any]:
+               progress: bool = False, threads: int | None = 1,
+               table: NB201Table | None = None) -> dict[str, Any]:
     """Run every (reward, source) group x seeds as one batched REINFORCE search.
 
     Returns numpy arrays keyed by group 'reward/source': row, acc (%), lat (ms), each
@@ -209,20 +230,22 @@ def run_search(cfg: dict[str, Any], controller: ControllerSpec | None = None,
     threads: torch CPU threads during the search. The per-step tensors are tiny, so one
     thread is fastest: measured 18 s vs 108 s CPU for the smoke run with 2 threads on a
     busy 2-core machine (threads only spin). None keeps torch's setting.
+    table: an already loaded table_for(cfg's sources) (a loop of single searches, e.g. the
+    batching benchmark, loads it once); None loads it.
     """
     with torch_threads(threads if cfg["device"] == "cpu" else None):
-        return _run_search(cfg, controller, progress)
+        return _run_search(cfg, controller, progress, table)
 
 
 def _run_search(cfg: dict[str, Any], controller: ControllerSpec | None,
-                progress: bool) -> dict[str, Any]:
+                progress: bool, table: NB201Table | None = None) -> dict[str, Any]:
     spec = controller or CONTROLLERS[cfg["controller"]]
     device = cfg["device"]
-    table = table_for(tuple(cfg["sources"])).to(device)
+    table = (table if table is not None else table_for(tuple(cfg["sources"]))).to(device)
     groups = [(r, s) for s in cfg["sources"] for r in cfg["rewards"]]
     n = cfg["seeds"]
     rows_src = [s for (_, s) in groups for _ in range(n)]
-    targets = {s: SOURCES[s].target_ms(table.to("cpu")) for s in cfg["sources"]}
+    targets = {s: latency_source(s).target_ms(table.to("cpu")) for s in cfg["sources"]}
     reward_groups = [(functools.partial(REWARD_FNS[r], target_ms=targets[s]),
                       range(gi * n, (gi + 1) * n)) for gi, (r, s) in enumerate(groups)]
     g = torch.Generator(device=device).manual_seed(cfg.get("base_seed", 0))
@@ -312,7 +335,7 @@ def feasible_counts(acc: np.ndarray, lat: np.ndarray, target: float,
 
 def paper_target_note(source: str, target: float) -> str:
     """'source, T = x ms (rule)' for tables and notes."""
-    src = SOURCES[source]
+    src = latency_source(source)
     how = f"{src.value:g} quantile" if src.rule == "quantile" else "fixed"
     return f"{source}, T = {target:.3f} ms ({how})"
 
