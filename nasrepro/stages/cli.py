@@ -98,6 +98,29 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_commit(args: argparse.Namespace) -> int:
+    from nasrepro.experiments.opsub import stage_keys, stage_store
+    from nasrepro.stages.committed import committed_dir, write_committed
+    from nasrepro.stages.host_weights import write_host_weights
+
+    device = _device(args.device)
+    if args.host:
+        store = stage_store(args.tier, device, args.seeds)
+        base = store.load_result(stage_keys(args.tier, device, args.seeds)["baseline"])
+        import statistics
+
+        prov = write_host_weights(args.tier, base["state"], base["test_acc"],
+                                  statistics.median(base["hist"].epoch_time), device)
+        print(f"wrote the bf16 host and its provenance: {prov}. Every checkout with it "
+              "re-keys the stages after the host (they start from the bf16 host); commit "
+              "their results after rerunning them")
+        return 0
+    names = write_committed(args.tier, device, args.seeds)
+    print(f"wrote {len(names)} stage result(s) as JSON to {committed_dir(args.tier)}; "
+          "review and commit them")
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from nasrepro.stages.compare import record_differences
 
@@ -112,7 +135,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add `nasrepro stages {export,import,status}`."""
+    """Add `nasrepro stages {export,import,status,commit,compare}`."""
     d = argparse.ArgumentDefaultsHelpFormatter
     sp = sub.add_parser("stages", help="OPSUB stage results: export/import bundles, status")
     ss = sp.add_subparsers(dest="stages_command", required=True)
@@ -137,6 +160,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     common(p)
     p.add_argument("--jobs", type=int, default=1, help="concurrent stages for the ETA")
     p.set_defaults(func=_cmd_status)
+    p = ss.add_parser("commit", formatter_class=d,
+                      help="write finished stage results as JSON (no weights) under "
+                           "reference_results/opsub_stages/<tier>/ for committing")
+    common(p)
+    p.add_argument("--host", action="store_true",
+                   help="instead: the trained host as a bf16 state dict with provenance "
+                        "(<= 5 MB); it then replaces the baseline stage on every checkout")
+    p.set_defaults(func=_cmd_commit)
     p = ss.add_parser("compare", help="exit 1 unless two results folders hold equal OPSUB "
                                       "records (measurements and verdicts)")
     p.add_argument("a", help="e.g. reports/results/smoke")
