@@ -583,6 +583,24 @@ def result_for_claim(claim: Any) -> dict[str, Any]:
 # `nasrepro run --budget/--jobs/--executor` computes the stages first, then runs the claim
 # tests with NASREPRO_STAGES=stored: they assemble stored stages and never train.
 STAGES_ENV = "NASREPRO_STAGES"
+# ... and with --budget, NASREPRO_DEADLINE (time.time() seconds): OPSUB-5's determinism
+# re-run of one fine-tune stage starts only if its stored duration fits before it.
+DEADLINE_ENV = "NASREPRO_DEADLINE"
+
+
+def rerun_does_not_fit(r: dict[str, Any], pp: int, c: int) -> str:
+    """Why the determinism re-run of finetune/p{pp}/c{c}/s0 must wait for a rerun (it would
+    pass the budget's deadline, judged by the stage's stored duration), or ''."""
+    deadline = os.environ.get(DEADLINE_ENV)
+    if not deadline or r["store"] is None:
+        return ""
+    need = float(r["stage_seconds"].get(f"finetune/p{pp}/c{c}", 0.0))
+    left = float(deadline) - time.time()
+    if need <= left:
+        return ""
+    return (f"incomplete (no verdict): every stage is stored, but the determinism re-run of "
+            f"finetune/p{pp}/c{c}/s0 (~{need:.0f} s) does not fit the {max(left, 0):.0f} s "
+            "left of the budget; rerun to finish")
 
 
 @functools.lru_cache(maxsize=4)

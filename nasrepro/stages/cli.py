@@ -38,7 +38,7 @@ def run_stages_first(args: argparse.Namespace, started: float) -> dict[str, str]
     through the stage runner, then return the environment under which the claim tests only
     assemble stored stages (None: plain run, nothing to do here)."""
     from nasrepro.claims.session import resolve_device
-    from nasrepro.experiments.opsub import STAGES_ENV
+    from nasrepro.experiments.opsub import DEADLINE_ENV, STAGES_ENV
     from nasrepro.stages.budget import parse_duration
     from nasrepro.stages.executors import make_executor
     from nasrepro.stages.runner import run_opsub_stages
@@ -58,7 +58,10 @@ def run_stages_first(args: argparse.Namespace, started: float) -> dict[str, str]
         executor = make_executor(args.executor, args.jobs, device, args.address)
         run_opsub_stages(args.tier, device, args.seeds, executor, args.jobs, budget, started,
                          log=lambda line: print(line, flush=True))
-    return {**os.environ, STAGES_ENV: "stored"}
+    env = {**os.environ, STAGES_ENV: "stored"}
+    if budget is not None:
+        env[DEADLINE_ENV] = repr(started + budget)
+    return env
 
 
 def _device(requested: str) -> str:

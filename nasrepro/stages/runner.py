@@ -72,7 +72,8 @@ def run_opsub_stages(tier: str, device: str, seeds: int | None, executor: Any, j
     log(f"OPSUB stages ({tier}, {device}, {jobs} job(s)"
         + (f", budget {eta.fmt_seconds(budget_s)}" if budget_s else "") + f"): {store.root}")
     st = run_graph(graph, store, tier, device, executor, jobs, deadline, seeds, log)
-    log(f"stage run took {eta.fmt_seconds(budget.now() - t0)}")
+    log(f"stage run took {budget.now() - t0:.1f} s"
+        + (f" of the {budget_s:.0f} s budget" if budget_s else ""))
     for line in st.lines(jobs):
         log(line)
     return st

@@ -15,6 +15,8 @@ CHANCE = 10.0
 @pytest.mark.claim("OPSUB-5")
 def test_opsub_5_table_cells(claim):
     r = opsub.result_for_claim(claim)
+    if why := opsub.rerun_does_not_fit(r, 18, 4):
+        pytest.skip(f"{claim.claim} {why}")
     spec = claim.spec
     tol = spec.tolerance("cell")
     result = ClaimResult(claim.claim, config=claim.config(**r["config"]))
