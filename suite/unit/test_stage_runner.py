@@ -210,3 +210,37 @@ def test_committed_bf16_host_verifies_and_seeds_the_baseline(tiny, clean_run, tm
     monkeypatch.setitem(opsub.TIERS, "smoke", {**TINY, "widen": 2})
     with pytest.raises(ConfigError, match="widen"):
         host_weights.load_host_weights("smoke", folder)
+
+
+def _record(tmp, name, values, verdict="NOT RUN"):
+    tmp.mkdir(exist_ok=True)
+    (tmp / name).write_text(json.dumps({
+        "verdict": verdict, "environment": {"t": str(tmp)},
+        "measurements": [{"name": k, "value": v} for k, v in values.items()]}))
+
+
+def test_record_comparison_ignores_environment_and_names_differences(tmp_path):
+    from nasrepro.stages.compare import record_differences
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    _record(a, "OPSUB-1.json", {"x": 1.0, "y": 2.0})
+    _record(b, "OPSUB-1.json", {"x": 1.0, "y": 2.0})
+    assert record_differences(a, b) == []
+    _record(b, "OPSUB-1.json", {"x": 1.0, "y": 2.5})
+    assert record_differences(a, b) == ["OPSUB-1.json: y: 2.0 vs 2.5"]
+    _record(b, "OPSUB-1.json", {"x": 1.0, "y": 2.0}, verdict="PASS")
+    assert record_differences(a, b) == ["OPSUB-1.json: verdict NOT RUN vs PASS"]
+    _record(a, "OPSUB-2.json", {"z": 0.0})
+    assert any("only in" in d for d in record_differences(a, b))
+    assert record_differences(tmp_path / "none", tmp_path / "none2")  # nothing compared
+
+
+def test_determinism_rerun_waits_when_it_would_pass_the_deadline(monkeypatch):
+    import time
+
+    r = {"store": "/somewhere", "stage_seconds": {"finetune/p18/c4": 100.0}}
+    assert opsub.rerun_does_not_fit(r, 18, 4) == ""  # no budget
+    monkeypatch.setenv(opsub.DEADLINE_ENV, repr(time.time() + 10))
+    assert "does not fit" in opsub.rerun_does_not_fit(r, 18, 4)
+    monkeypatch.setenv(opsub.DEADLINE_ENV, repr(time.time() + 1000))
+    assert opsub.rerun_does_not_fit(r, 18, 4) == ""
