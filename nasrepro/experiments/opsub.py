@@ -329,12 +329,14 @@ class Stage:
     epochs: int
 
 
-def stage_graph(tier: str, device: str, seeds: int | None = None) -> list[Stage]:
+def stage_graph(tier: str, device: str, seeds: int | None = None,
+                portable: bool = False) -> list[Stage]:
     """Every stage of a tier in the sequential order; `deps` make the independent ones
     (distillations, fine-tunes after the host) schedulable concurrently. The speed stage
-    runs first and alone (a timing measured beside other work would be wrong)."""
+    runs first and alone (a timing measured beside other work would be wrong). portable:
+    ids without the machine class (see stage_keys)."""
     t = TIERS[tier]
-    sid = stage_keys(tier, device, seeds)
+    sid = stage_keys(tier, device, seeds, portable)
     base_ep, ft_ep = t["baseline"].epochs, t["finetune"].epochs
     out: list[Stage] = []
     if t["speed_check"]:
@@ -438,7 +440,7 @@ def assemble(tier: str, device: str, seeds: int | None, res: dict[str, Any],
         "wall_seconds": wall,
         "cpu_seconds": cpu,
         "store": store_root,
-        "stage_ids": stage_keys(tier, device, seeds),
+        "stage_ids": stage_keys(tier, device, seeds, portable=store_root is None),
     }
 
 

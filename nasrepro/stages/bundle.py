@@ -47,7 +47,10 @@ def export_stages(tier: str, device: str, dest: Path, seeds: int | None = None) 
                         f"{store.root}; run `nasrepro run --tier {tier} --claim OPSUB` first")
     exported = {n: i for n, i in ids.items()
                 if any(p.startswith(f"stages/{i.replace('/', '__')}.") for p in files)}
+    from nasrepro.measure.environment import machine_class
+
     manifest = {"format": FORMAT, "tier": tier, "device": device, "seeds": seeds,
+                "machine_class": machine_class(device),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "stage_ids": exported,
                 "files": {p: sha256_file(f) for p, f in sorted(files.items())}}
@@ -90,6 +93,14 @@ def verify_bundle(folder: Path) -> dict[str, Any]:
     missing or mismatching file) and that the stage keys are this checkout's (ConfigError
     naming the stages whose keys differ)."""
     m = _read_manifest(folder)
+    if m["device"].startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"import: the bundle was computed on {m['device']} "
+                              f"({m.get('machine_class', '?')}); its stage keys name that GPU "
+                              "class, so import it on such a machine (committed JSON results, "
+                              "`nasrepro stages commit`, serve machines without a GPU)")
     for rel, want in m["files"].items():
         f = folder / rel
         if not f.is_file():

@@ -96,7 +96,7 @@ def committed_result(tier: str, seeds: int | None = None,
         return None, f"committed results in {folder} mix devices {sorted(devices)}"
     device = devices.pop()
     portable = stage_keys(tier, device, seeds, portable=True)
-    graph = stage_graph(tier, device, seeds)
+    graph = stage_graph(tier, device, seeds, portable=True)  # no GPU needed to check them
     missing = [st.name for st in graph if st.name not in docs]
     stale = [st.name for st in graph
              if st.name in docs and docs[st.name]["id"] != portable[st.name]]

@@ -176,6 +176,19 @@ def test_committed_json_results_rebuild_the_result(tiny, clean_run, tmp_path):
     r, why = committed.committed_result("smoke", folder=folder)
     assert r is None and "1 of" in why and "missing" in why
     assert committed.committed_result("smoke", folder=tmp_path / "none") == (None, "")
+    # results computed on a GPU are checked and used on a machine without one
+    ids = opsub.stage_keys("smoke", "cuda", portable=True)
+    for f in folder.iterdir():
+        d = json.loads(f.read_text())
+        d.update(device="cuda", id=ids[d["stage"]])
+        f.write_text(json.dumps(d))
+    committed.write_committed("smoke", "cpu", folder=tmp_path / "c1")
+    (folder / "finetune__c1__s2.json").write_text(
+        (tmp_path / "c1" / "finetune__c1__s2.json").read_text().replace('"cpu"', '"cuda"')
+        .replace(opsub.stage_keys("smoke", "cpu", portable=True)["finetune/c1/s2"],
+                 ids["finetune/c1/s2"]))
+    r, why = committed.committed_result("smoke", folder=folder)
+    assert why == "" and r["device"] == "cuda" and r["c1"] == clean_run["c1"]
 
 
 @needs_cifar
