@@ -8,13 +8,15 @@ import importlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
 from nasrepro.errors import NasreproError
 
 # Modules that add subcommands: each defines register(subparsers) -> None.
 EXTENSIONS: tuple[str, ...] = ("nasrepro.data.nb201_cli", "nasrepro.data.cli",
-                               "nasrepro.claims.baseline_cli", "nasrepro.mutants")
+                               "nasrepro.claims.baseline_cli", "nasrepro.mutants",
+                               "nasrepro.stages.cli")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -66,12 +68,15 @@ NO_REPORT_CODES = {4: "usage error", 5: "no tests collected"}
 def _cmd_run(args: argparse.Namespace) -> int:
     from nasrepro.options import check_run_options
     from nasrepro.paths import repo_root
+    from nasrepro.stages.cli import run_stages_first
 
+    started = time.time()
     check_run_options(args.seeds, args.claim, args.device, args.skip_missing_device)
+    env = run_stages_first(args, started)  # --budget / --jobs / --executor: OPSUB stages
     cmd = pytest_command(args.tier, args.claim, args.seeds, args.device, args.accept_baselines,
                          args.pytest_args, args.skip_missing_device)
     print("+", " ".join(cmd), flush=True)
-    rc = subprocess.call(cmd, cwd=repo_root())
+    rc = subprocess.call(cmd, cwd=repo_root(), env=env)
     if rc in NO_REPORT_CODES:
         print(f"nasrepro: pytest exited {rc} ({NO_REPORT_CODES[rc]}): no report written",
               file=sys.stderr)
@@ -173,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--accept-baselines", action="store_true",
                     help="accept this run's records as the baselines (one run; prefer "
                          "`nasrepro baseline record`)")
+    from nasrepro.stages.cli import add_stage_run_options
+
+    add_stage_run_options(sp)
     sp.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     sp.set_defaults(func=_cmd_run)
 

@@ -17,6 +17,7 @@ import functools
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from nasrepro.measure.environment import machine_class
 from nasrepro.models.candidates import DESCRIPTIONS, applicable, build_candidate
 from nasrepro.models.wrn import WideResNet, count_parameters, map_position
 from nasrepro.paths import cache_dir
+from nasrepro.stages.host_weights import seed_baseline
 from nasrepro.train.checkpoint import NO_PROGRESS, StageProgress, StageStore
 from nasrepro.train.distill import DistillConfig, distill_block, identity_mse
 from nasrepro.train.loop import (
@@ -113,19 +115,23 @@ def stage_store(tier: str, device: str, seeds: int | None = None,
     return StageStore((root or cache_dir() / "opsub_stages") / tier / key)
 
 
-def stage_keys(tier: str, device: str, seeds: int | None = None) -> dict[str, str]:
+def stage_keys(tier: str, device: str, seeds: int | None = None,
+               portable: bool = False) -> dict[str, str]:
     """Each stage's id = name@hash of what it computes from: its recipe, the keys of the
     stages it consumes, the protocol version, the library code's numerics fingerprint and
-    the data. A recipe change re-keys only the stages downstream of it."""
+    the data. A recipe change re-keys only the stages downstream of it. portable: without
+    the machine class (the id of committed JSON results, computed on another machine)."""
     t = tier_config(tier, seeds)
     common = {"protocol": PROTOCOL_VERSION, "library": numerics_fingerprint(),
-              "device": device, "machine_class": machine_class(device),
+              "device": device,
+              "machine_class": "any" if portable else machine_class(device),
               "data": cifar.fingerprint(), "threads": t["threads"],
               "net": {k: t[k] for k in ("depth", "widen", "stem")},
               "subset": {k: t[k] for k in ("train_per_class", "test_per_class",
                                            "finetune_per_class")}}
     keys = {"speed": config_hash({**common, "speed": t["baseline"]}),
-            "baseline": config_hash({**common, "baseline": t["baseline"]})}
+            "baseline": config_hash({**common, "baseline": t["baseline"],
+                                     **_host_weights_key(tier)})}
     for pp, p in positions(tier).items():
         spec = WideResNet(t["depth"], t["widen"], stem=t["stem"]).block_spec(p)
         for c in CANDIDATES:
@@ -139,6 +145,15 @@ def stage_keys(tier: str, device: str, seeds: int | None = None) -> dict[str, st
         keys[f"finetune/c1/s{s}"] = config_hash(
             {"after": keys["baseline"], "finetune": t["finetune"], "seed": s})
     return {name: f"{name}@{k}" for name, k in keys.items()}
+
+
+def _host_weights_key(tier: str) -> dict[str, str]:
+    """{'host_weights': sha256} when a committed bf16 host replaces the baseline stage
+    (nasrepro.stages.host_weights), else {} (keys unchanged)."""
+    from nasrepro.stages.host_weights import host_sha256
+
+    sha = host_sha256(tier)
+    return {"host_weights": sha} if sha else {}
 
 
 @functools.lru_cache(maxsize=1)
@@ -302,57 +317,138 @@ class OpsubRun:
         return compute
 
 
+@dataclass(frozen=True)
+class Stage:
+    """One node of the stage graph: its name, id (name@key), the names it consumes, its
+    kind (speed / baseline / distill / finetune) and epoch count (for ETAs)."""
+
+    name: str
+    id: str
+    deps: tuple[str, ...]
+    kind: str
+    epochs: int
+
+
+def stage_graph(tier: str, device: str, seeds: int | None = None,
+                portable: bool = False) -> list[Stage]:
+    """Every stage of a tier in the sequential order; `deps` make the independent ones
+    (distillations, fine-tunes after the host) schedulable concurrently. The speed stage
+    runs first and alone (a timing measured beside other work would be wrong). portable:
+    ids without the machine class (see stage_keys)."""
+    t = TIERS[tier]
+    sid = stage_keys(tier, device, seeds, portable)
+    base_ep, ft_ep = t["baseline"].epochs, t["finetune"].epochs
+    out: list[Stage] = []
+    if t["speed_check"]:
+        out.append(Stage("speed", sid["speed"], (), "speed", 3))
+    out.append(Stage("baseline", sid["baseline"], ("speed",) if t["speed_check"] else (),
+                     "baseline", base_ep))
+    for name in sid:
+        if name.startswith("distill/"):
+            c = int(name.rsplit("/c", 1)[1])
+            out.append(Stage(name, sid[name], ("baseline",), "distill",
+                             0 if c == 2 else t["distill"].epochs))
+            ft = f"finetune/{name[len('distill/'):]}/s0"
+            out.append(Stage(ft, sid[ft], ("baseline", name), "finetune", ft_ep))
+    out += [Stage(n, sid[n], ("baseline",), "finetune", ft_ep)
+            for n in sid if n.startswith("finetune/c1/")]
+    return out
+
+
+def stage_compute(run: OpsubRun, stage: Stage, load: Callable[[str], Any]
+                  ) -> Callable[[StageProgress], Any]:
+    """The computation of one stage; `load(name)` returns a finished stage's result."""
+    if stage.kind == "speed":
+        return run.speed_stage
+    if stage.kind == "baseline":
+        return run.baseline_stage
+    if run.base is None:
+        run.base = load("baseline")
+    parts = stage.name.split("/")
+    if stage.kind == "distill":
+        return run.distill_stage(int(parts[1][1:]), int(parts[2][1:]))
+    seed = int(parts[-1][1:])
+    if parts[1] == "c1":
+        return run.finetune_stage(None, 1, seed)
+    return run.finetune_stage(int(parts[1][1:]), int(parts[2][1:]), seed,
+                              load(f"distill/{parts[1]}/{parts[2]}"))
+
+
+class StagesIncomplete(Exception):
+    """Stored-only assembly found stages without a result (a budgeted run stopped)."""
+
+    def __init__(self, left: list[str], total: int) -> None:
+        self.left, self.total = left, total
+        super().__init__(f"{len(left)} of {total} stages left; rerun to resume")
+
+
 def _run_opsub(tier: str, device: str, seeds: int | None, store: StageStore | None,
                log: Callable[[str], None] | None) -> dict[str, Any]:
-    t = TIERS[tier]
-    n_seeds = seeds if seeds is not None else t["baseline_seeds"]
     store = store or stage_store(tier, device, seeds)
-    sid = stage_keys(tier, device, seeds)
     started, cpu0 = time.perf_counter(), time.process_time()
     run = OpsubRun(tier, device, log)
-    speed = store.run(sid["speed"], run.speed_stage, log) if t["speed_check"] else None
-    run.base = store.run(sid["baseline"], run.baseline_stage, log)
-    distill_res: dict[str, Any] = {}
-    finetune_res: dict[str, Any] = {}
-    for pp, p in positions(tier).items():
-        spec = run.host().block_spec(p)
-        for c in CANDIDATES:
-            if not applicable(c, spec.in_ch, spec.out_ch, spec.stride):
-                continue
-            name = f"p{pp}/c{c}"
-            distill_res[name] = store.run(sid[f"distill/{name}"], run.distill_stage(pp, c),
-                                          log)
-            finetune_res[name] = store.run(sid[f"finetune/{name}/s0"],
-                                           run.finetune_stage(pp, c, 0, distill_res[name]), log)
-    c1_res = [store.run(sid[f"finetune/c1/s{s}"], run.finetune_stage(None, 1, s), log)
-              for s in range(n_seeds)]
+    seed_baseline(store, tier, stage_keys(tier, device, seeds)["baseline"])
+    res: dict[str, Any] = {}
+    for st in stage_graph(tier, device, seeds):
+        res[st.name] = store.run(st.id, stage_compute(run, st, res.__getitem__), log)
+    return assemble(tier, device, seeds, res, str(store.root),
+                    wall=time.perf_counter() - started, cpu=time.process_time() - cpu0)
+
+
+def load_stored(tier: str, device: str, seeds: int | None = None,
+                store: StageStore | None = None) -> dict[str, Any]:
+    """The protocol's results from stored stages only (never trains); StagesIncomplete
+    naming the stages left when some have no result yet."""
+    store = store or stage_store(tier, device, seeds)
+    graph = stage_graph(tier, device, seeds)
+    left = [st.name for st in graph if not store.done(st.id)]
+    if left:
+        raise StagesIncomplete(left, len(graph))
+    res = {st.name: store.load_result(st.id) for st in graph}
+    return assemble(tier, device, seeds, res, str(store.root), wall=0.0, cpu=0.0)
+
+
+def assemble(tier: str, device: str, seeds: int | None, res: dict[str, Any],
+             store_root: str | None, wall: float, cpu: float) -> dict[str, Any]:
+    """The plain-data result of the protocol from every stage's result (by stage name);
+    store_root None = results without weights (committed JSON: no determinism re-run)."""
+    t = TIERS[tier]
+    n_seeds = seeds if seeds is not None else t["baseline_seeds"]
+    base = res["baseline"]
+    distill_res = {k[len("distill/"):]: v for k, v in res.items() if k.startswith("distill/")}
+    finetune_res = {k: res[f"finetune/{k}/s0"] for k in distill_res}
+    c1_res = [res[f"finetune/c1/s{s}"] for s in range(n_seeds)]
+    host = WideResNet(t["depth"], t["widen"], stem=t["stem"])
     return {
         "tier": tier, "device": device, "config": tier_config(tier, seeds),
         "network": network_name(tier), "positions": positions(tier),
-        "host_params": count_parameters(run.host()),
+        "host_params": count_parameters(host),
         "candidate_table": candidate_table(t["depth"], t["widen"], t["stem"]),
-        "baseline_acc": run.base["test_acc"], "baseline_hist": run.base["hist"],
-        "baseline_epoch_s": float(np.median(run.base["hist"].epoch_time)), "speed": speed,
-        "epochs": {"mid": run.mid, "end": run.end},
+        "baseline_acc": base["test_acc"], "baseline_hist": base["hist"],
+        "baseline_epoch_s": float(np.median(base["hist"].epoch_time)),
+        "speed": res.get("speed"),
+        "epochs": {"mid": t["finetune"].eval_at[0], "end": t["finetune"].eval_at[1]},
         "c1": {"mid": [r["mid"] for r in c1_res], "end": [r["end"] for r in c1_res]},
         "cells": {k: {"mid": v["mid"], "end": v["end"]} for k, v in finetune_res.items()},
         "finetune_train_loss": {k: v["hist"].train_loss for k, v in finetune_res.items()},
         "distill": {k: {kk: v[kk] for kk in ("loss", "target_var", "identity") if kk in v}
                     for k, v in distill_res.items()},
-        "stage_seconds": {"baseline": run.base["seconds"],
+        "stage_seconds": {"baseline": base["seconds"],
                           **{f"distill/{k}": v["seconds"] for k, v in distill_res.items()},
                           **{f"finetune/{k}": v["seconds"] for k, v in finetune_res.items()},
                           **{f"finetune/c1/s{s}": r["seconds"] for s, r in enumerate(c1_res)}},
-        "wall_seconds": time.perf_counter() - started,
-        "cpu_seconds": time.process_time() - cpu0,
-        "store": str(store.root),
-        "stage_ids": sid,
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "store": store_root,
+        "stage_ids": stage_keys(tier, device, seeds, portable=store_root is None),
     }
 
 
 def rerun_matches(result: dict[str, Any], pp: int, c: int) -> tuple[bool, str]:
     """Determinism gate: recompute one fine-tune stage from the stored baseline and
     distillation results (no progress file) and compare with the stored record exactly."""
+    if result["store"] is None:
+        return True, "not re-run: committed results carry no weights (re-run where computed)"
     store = StageStore(Path(result["store"]))
     threads = TIERS[result["tier"]]["threads"]
     before = torch.get_num_threads()
@@ -460,14 +556,59 @@ def distill_falls(r: dict[str, Any]) -> dict[str, tuple[float, float]]:
 
 
 def result_for_claim(claim: Any) -> dict[str, Any]:
-    """The shared OPSUB run for a claim test's tier/device, or skip NOT RUN (full tier
-    without CUDA) through claim.skip_not_run."""
+    """The OPSUB result for a claim test's tier/device: committed stage results of the tier
+    when complete (reference_results/opsub_stages/), else the shared run (stored stages
+    only under NASREPRO_STAGES=stored: skip 'incomplete' when some are left), or skip NOT
+    RUN (full tier without CUDA) through claim.skip_not_run."""
+    from nasrepro.stages.committed import committed_result
+
+    committed, why = committed_result(claim.tier, claim.options.seeds)
+    if committed is not None:
+        return committed
     if claim.tier == "full" and claim.device != "cuda":
         claim.skip_not_run(
             "full tier needs a CUDA GPU (WRN-40-2 on all of CIFAR-10: 200 baseline epochs, "
-            f"16 distillations, 19 fine-tunes x 50 epochs); {FULL_GPU_ESTIMATE}",
+            f"16 distillations, 19 fine-tunes x 50 epochs); {FULL_GPU_ESTIMATE}"
+            + (f"; {why}" if why else ""),
             config=claim.config(**tier_config("full", claim.options.seeds)))
+    if os.environ.get(STAGES_ENV) == "stored":
+        try:
+            return stored_result(claim.tier, claim.device, claim.options.seeds)
+        except StagesIncomplete as inc:
+            import pytest
+
+            pytest.skip(f"{claim.claim} incomplete (no verdict): {inc}. Left: "
+                        f"{', '.join(inc.left[:4])}{' ...' if len(inc.left) > 4 else ''}")
     return shared_result(claim.tier, claim.device, claim.options.seeds)
+
+
+# `nasrepro run --budget/--jobs/--executor` computes the stages first, then runs the claim
+# tests with NASREPRO_STAGES=stored: they assemble stored stages and never train.
+STAGES_ENV = "NASREPRO_STAGES"
+# ... and with --budget, NASREPRO_DEADLINE (time.time() seconds): OPSUB-5's determinism
+# re-run of one fine-tune stage starts only if its stored duration fits before it.
+DEADLINE_ENV = "NASREPRO_DEADLINE"
+
+
+def rerun_does_not_fit(r: dict[str, Any], pp: int, c: int) -> str:
+    """Why the determinism re-run of finetune/p{pp}/c{c}/s0 must wait for a rerun (it would
+    pass the budget's deadline, judged by the stage's stored duration), or ''."""
+    deadline = os.environ.get(DEADLINE_ENV)
+    if not deadline or r["store"] is None:
+        return ""
+    need = float(r["stage_seconds"].get(f"finetune/p{pp}/c{c}", 0.0))
+    left = float(deadline) - time.time()
+    if need <= left:
+        return ""
+    return (f"incomplete (no verdict): every stage is stored, but the determinism re-run of "
+            f"finetune/p{pp}/c{c}/s0 (~{need:.0f} s) does not fit the {max(left, 0):.0f} s "
+            "left of the budget; rerun to finish")
+
+
+@functools.lru_cache(maxsize=4)
+def stored_result(tier: str, device: str, seeds: int | None) -> dict[str, Any]:
+    """`load_stored` once per process (StagesIncomplete is raised, not cached)."""
+    return load_stored(tier, device, seeds)
 
 
 def measurement(r: dict[str, Any], name: str, value: float, paper: float, source: str,

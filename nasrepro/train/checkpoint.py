@@ -107,6 +107,11 @@ class StageStore:
     def save_progress(self, stage: str, state: Any) -> None:
         atomic_torch_save(state, self.progress_path(stage))
 
+    def progress_for(self, stage: str) -> StageProgress:
+        """The checkpoint handle `run` gives a stage's computation (a budgeted store returns
+        one that stops the stage at an epoch boundary, see nasrepro.stages.budget)."""
+        return StageProgress(self, stage)
+
     def completed(self) -> list[str]:
         """Names of the stages whose result exists."""
         return sorted(p.name[: -len(".result.pt")].replace("__", "/")
@@ -121,7 +126,7 @@ class StageStore:
         with file_lock(self.lock_path(stage), what=stage, log=log):
             if (out := self._stored(stage, log)) is not _MISSING:  # done while we waited
                 return out
-            result = compute(StageProgress(self, stage))
+            result = compute(self.progress_for(stage))
             self.save_result(stage, result)
         return result
 

@@ -15,6 +15,8 @@ CHANCE = 10.0
 @pytest.mark.claim("OPSUB-5")
 def test_opsub_5_table_cells(claim):
     r = opsub.result_for_claim(claim)
+    if why := opsub.rerun_does_not_fit(r, 18, 4):
+        pytest.skip(f"{claim.claim} {why}")
     spec = claim.spec
     tol = spec.tolerance("cell")
     result = ClaimResult(claim.claim, config=claim.config(**r["config"]))
@@ -52,6 +54,7 @@ def test_opsub_5_table_cells(claim):
         f"{r['epochs']['mid']}: {r['c1']['mid']}, at {r['epochs']['end']}: {r['c1']['end']}.",
         "Mechanics: distillation MSE, mean of first -> last quarter of steps: "
         + ", ".join(f"{k} {a:.3g}->{b:.3g}" for k, (a, b) in falls.items()),
+        f"Mechanics: determinism - {detail}." if r["store"] is None else
         f"Mechanics: determinism - re-running stage finetune/p18/c4/s0 from the stored "
         f"baseline and distillation gives identical accuracies and losses: {same}.",
         f"Host training epoch time on {r['device']}: {r['baseline_epoch_s']:.2f} s (median "

@@ -1,0 +1,155 @@
+"""Portable stage bundles: `nasrepro stages export` copies a tier's finished stage results
+(they hold the weights later stages consume: host, distilled candidates) and in-flight
+checkpoints into a folder or .tar with a manifest of sha256 per file; `import` verifies
+every file and that the bundle's stage keys are this checkout's before copying anything."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from nasrepro.errors import ConfigError, DataError
+from nasrepro.experiments.opsub import stage_keys, stage_store
+from nasrepro.files import atomic_write_json, atomic_write_with, sha256_file
+
+FORMAT = "nasrepro-stage-bundle/1"
+MANIFEST = "manifest.json"
+
+
+def _stage_files(store_root: Path, ids: dict[str, str]) -> dict[str, Path]:
+    """{bundle path: store file} of every stored result, and checkpoint of unfinished
+    stages, whose id is one of this checkout's (stale ids in the store are left out)."""
+    out = {}
+    for sid in ids.values():
+        safe = sid.replace("/", "__")
+        res, prog = store_root / f"{safe}.result.pt", store_root / f"{safe}.progress.pt"
+        if res.is_file():
+            out[f"stages/{res.name}"] = res
+        elif prog.is_file():
+            out[f"stages/{prog.name}"] = prog
+    return out
+
+
+def export_stages(tier: str, device: str, dest: Path, seeds: int | None = None) -> dict[str, Any]:
+    """Write the bundle of (tier, device) to `dest` (a new folder, or a file ending .tar);
+    returns the manifest. The manifest is written last: a bundle without one is partial."""
+    dest = Path(dest)
+    store = stage_store(tier, device, seeds)
+    ids = stage_keys(tier, device, seeds)
+    files = _stage_files(store.root, ids)
+    if not files:
+        raise DataError(f"nothing to export: no {tier} stage of this checkout is stored under "
+                        f"{store.root}; run `nasrepro run --tier {tier} --claim OPSUB` first")
+    exported = {n: i for n, i in ids.items()
+                if any(p.startswith(f"stages/{i.replace('/', '__')}.") for p in files)}
+    from nasrepro.measure.environment import machine_class
+
+    manifest = {"format": FORMAT, "tier": tier, "device": device, "seeds": seeds,
+                "machine_class": machine_class(device),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "stage_ids": exported,
+                "files": {p: sha256_file(f) for p, f in sorted(files.items())}}
+    if dest.suffix == ".tar":
+        def write(tmp: Path) -> None:
+            with tarfile.open(tmp, "w") as tar:
+                for p, f in sorted(files.items()):
+                    tar.add(f, arcname=p)
+                data = json.dumps(manifest, indent=1).encode()
+                info = tarfile.TarInfo(MANIFEST)
+                info.size = len(data)
+                import io
+
+                tar.addfile(info, io.BytesIO(data))
+        atomic_write_with(dest, write)
+        return manifest
+    if dest.exists() and any(dest.iterdir()):
+        raise ConfigError(f"export: {dest} exists and is not empty; give a new folder or a "
+                          "path ending in .tar")
+    for p, f in files.items():
+        (dest / p).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_with(dest / p, lambda tmp, f=f: shutil.copyfile(f, tmp))
+    atomic_write_json(dest / MANIFEST, manifest)
+    return manifest
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise DataError(f"import: no {MANIFEST} in {folder} (not a stage bundle, or a partial "
+                        "export); export it again")
+    m = json.loads(path.read_text())
+    if m.get("format") != FORMAT:
+        raise DataError(f"import: {path} has format {m.get('format')!r}, expected {FORMAT}")
+    return m
+
+
+def verify_bundle(folder: Path) -> dict[str, Any]:
+    """The manifest, after checking every listed file's sha256 (DataError naming the first
+    missing or mismatching file) and that the stage keys are this checkout's (ConfigError
+    naming the stages whose keys differ)."""
+    m = _read_manifest(folder)
+    if m["device"].startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"import: the bundle was computed on {m['device']} "
+                              f"({m.get('machine_class', '?')}); its stage keys name that GPU "
+                              "class, so import it on such a machine (committed JSON results, "
+                              "`nasrepro stages commit`, serve machines without a GPU)")
+    for rel, want in m["files"].items():
+        f = folder / rel
+        if not f.is_file():
+            raise DataError(f"import: bundle file {rel} is missing; export the bundle again")
+        got = sha256_file(f)
+        if got != want:
+            raise DataError(f"import: bundle file {rel} has sha256 {got[:16]}..., manifest "
+                            f"says {want[:16]}...: corrupt copy; export or copy it again")
+    here = stage_keys(m["tier"], m["device"], m.get("seeds"))
+    differ = [f"{n} (bundle {i.split('@')[1]}, here {here[n].split('@')[1]})"
+              if n in here else f"{n} (not a stage here)"
+              for n, i in m["stage_ids"].items() if here.get(n) != i]
+    if differ:
+        raise ConfigError(f"import: {len(differ)} stage key(s) of the bundle differ from this "
+                          f"checkout's: {', '.join(differ[:5])}{' ...' if len(differ) > 5 else ''}"
+                          " - code, recipe, data or machine class differ; recompute instead")
+    return m
+
+
+def import_stages(src: Path) -> dict[str, Any]:
+    """Verify a bundle (folder or .tar) and copy its stages into this checkout's store;
+    a stage already stored here is kept. Returns {'tier', 'device', 'imported', 'kept',
+    'store'}."""
+    src = Path(src)
+    if src.is_file():
+        with tempfile.TemporaryDirectory() as tmp, tarfile.open(src) as tar:
+            tar.extractall(tmp, filter="data")
+            return _import_folder(Path(tmp))
+    if not src.is_dir():
+        raise DataError(f"import: {src} is neither a bundle folder nor a .tar file")
+    return _import_folder(src)
+
+
+def _import_folder(folder: Path) -> dict[str, Any]:
+    m = verify_bundle(folder)
+    store = stage_store(m["tier"], m["device"], m.get("seeds"))
+    store.root.mkdir(parents=True, exist_ok=True)
+    imported, kept = [], []
+    for rel in m["files"]:
+        name = Path(rel).name
+        target = store.root / name
+        stem = name.rsplit(".", 2)[0]
+        if (store.root / f"{stem}.result.pt").exists() or (
+                name.endswith(".progress.pt") and target.exists()):
+            kept.append(stem)
+            continue
+        atomic_write_with(target, lambda tmp, f=folder / rel: shutil.copyfile(f, tmp))
+        if name.endswith(".result.pt"):
+            (store.root / f"{stem}.progress.pt").unlink(missing_ok=True)
+        imported.append(stem)
+    return {"tier": m["tier"], "device": m["device"], "imported": imported, "kept": kept,
+            "store": str(store.root)}

@@ -1,0 +1,178 @@
+"""`nasrepro stages export|import|status`, and the stage-runner options of `nasrepro run`
+(--budget, --jobs, --executor, --address)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def add_stage_run_options(sp: argparse.ArgumentParser) -> None:
+    """--budget / --jobs / --executor / --address on `nasrepro run`."""
+    sp.add_argument("--budget", default=None, metavar="TIME",
+                    help="run the OPSUB stages first within this time (e.g. 60s, 9m, 1.5h): "
+                         "stop cleanly before it (finished stages stored, the stage in flight "
+                         "checkpointed), print what is left with an ETA; the OPSUB claims then "
+                         "report 'incomplete' until a rerun finishes the stages")
+    sp.add_argument("--jobs", type=int, default=1,
+                    help="OPSUB stages run concurrently in separate processes (distillations "
+                         "and fine-tunes after the host; on one GPU they share the device)")
+    sp.add_argument("--executor", default="local", choices=("local", "ray"),
+                    help="where stage tasks run: local processes, or Ray tasks (pip install "
+                         "'nasrepro[ray]'; num_gpus=1/jobs each on CUDA)")
+    sp.add_argument("--address", default=None,
+                    help="with --executor ray: address of a running Ray cluster (default: "
+                         "start a local Ray with --jobs CPUs)")
+
+
+def _opsub_selected(claims: list[str]) -> bool:
+    from nasrepro.options import claim_matches
+
+    return not claims or any(claim_matches("OPSUB-1", c) or claim_matches("OPSUB-5", c)
+                             for c in claims)
+
+
+def run_stages_first(args: argparse.Namespace, started: float) -> dict[str, str] | None:
+    """With --budget, --jobs > 1 or --executor ray (and OPSUB selected): run the OPSUB stages
+    through the stage runner, then return the environment under which the claim tests only
+    assemble stored stages (None: plain run, nothing to do here)."""
+    from nasrepro.claims.session import resolve_device
+    from nasrepro.experiments.opsub import DEADLINE_ENV, STAGES_ENV
+    from nasrepro.stages.budget import parse_duration
+    from nasrepro.stages.executors import make_executor
+    from nasrepro.stages.runner import run_opsub_stages
+
+    if args.budget is None and args.jobs == 1 and args.executor == "local" and not args.address:
+        return None
+    budget = parse_duration(args.budget) if args.budget is not None else None
+    if not _opsub_selected(args.claim):
+        print("nasrepro: --budget/--jobs/--executor drive the OPSUB stages; no OPSUB claim is "
+              "selected, so they have no effect", flush=True)
+        return None
+    device = resolve_device(args.device)
+    if args.tier == "full" and device != "cuda":
+        print("OPSUB full-tier stages need CUDA: stage runner skipped (the claims say why)",
+              flush=True)
+    else:
+        executor = make_executor(args.executor, args.jobs, device, args.address)
+        run_opsub_stages(args.tier, device, args.seeds, executor, args.jobs, budget, started,
+                         log=lambda line: print(line, flush=True))
+    env = {**os.environ, STAGES_ENV: "stored"}
+    if budget is not None:
+        env[DEADLINE_ENV] = repr(started + budget)
+    return env
+
+
+def _device(requested: str) -> str:
+    from nasrepro.claims.session import resolve_device
+
+    return resolve_device(requested)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from nasrepro.stages.bundle import export_stages
+
+    m = export_stages(args.tier, _device(args.device), Path(args.dest), args.seeds)
+    print(f"exported {len(m['files'])} file(s) of {len(m['stage_ids'])} stage(s) "
+          f"({m['tier']}, {m['device']}) to {args.dest}")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from nasrepro.stages.bundle import import_stages
+
+    out = import_stages(Path(args.src))
+    print(f"imported {len(out['imported'])} file(s), kept {len(out['kept'])} already stored "
+          f"({out['tier']}, {out['device']}) into {out['store']}")
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from nasrepro.experiments.opsub import stage_graph, stage_store
+    from nasrepro.stages.eta import status
+
+    device = _device(args.device)
+    store = stage_store(args.tier, device, args.seeds)
+    print(f"OPSUB stages ({args.tier}, {device}): {store.root}")
+    for line in status(stage_graph(args.tier, device, args.seeds), store, args.tier).lines(
+            args.jobs):
+        print(line)
+    return 0
+
+
+def _cmd_commit(args: argparse.Namespace) -> int:
+    from nasrepro.experiments.opsub import stage_keys, stage_store
+    from nasrepro.stages.committed import committed_dir, write_committed
+    from nasrepro.stages.host_weights import write_host_weights
+
+    device = _device(args.device)
+    if args.host:
+        store = stage_store(args.tier, device, args.seeds)
+        base = store.load_result(stage_keys(args.tier, device, args.seeds)["baseline"])
+        import statistics
+
+        prov = write_host_weights(args.tier, base["state"], base["test_acc"],
+                                  statistics.median(base["hist"].epoch_time), device)
+        print(f"wrote the bf16 host and its provenance: {prov}. Every checkout with it "
+              "re-keys the stages after the host (they start from the bf16 host); commit "
+              "their results after rerunning them")
+        return 0
+    names = write_committed(args.tier, device, args.seeds)
+    print(f"wrote {len(names)} stage result(s) as JSON to {committed_dir(args.tier)}; "
+          "review and commit them")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from nasrepro.stages.compare import record_differences
+
+    diffs = record_differences(Path(args.a), Path(args.b))
+    if diffs:
+        print(f"OPSUB records differ ({len(diffs)}): " + "; ".join(diffs[:5]))
+        return 1
+    n = len(list(Path(args.a).glob("OPSUB-*.json")))
+    print(f"OPSUB records equal: {n} record(s), every measurement identical ({args.a} vs "
+          f"{args.b})")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `nasrepro stages {export,import,status,commit,compare}`."""
+    d = argparse.ArgumentDefaultsHelpFormatter
+    sp = sub.add_parser("stages", help="OPSUB stage results: export/import bundles, status")
+    ss = sp.add_subparsers(dest="stages_command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--tier", default="smoke", choices=("smoke", "full"))
+        p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                       help="the device the stages were computed on")
+        p.add_argument("--seeds", type=int, default=None, help="as given to `nasrepro run`")
+
+    p = ss.add_parser("export", formatter_class=d,
+                      help="bundle finished stages (+ checkpoints) with a sha256 manifest")
+    common(p)
+    p.add_argument("dest", help="a new folder, or a file ending in .tar")
+    p.set_defaults(func=_cmd_export)
+    p = ss.add_parser("import", formatter_class=d,
+                      help="verify a bundle (sha256, stage keys) and add its stages here")
+    p.add_argument("src", help="bundle folder or .tar")
+    p.set_defaults(func=_cmd_import)
+    p = ss.add_parser("status", formatter_class=d,
+                      help="done / left stages with an ETA from measured epoch times")
+    common(p)
+    p.add_argument("--jobs", type=int, default=1, help="concurrent stages for the ETA")
+    p.set_defaults(func=_cmd_status)
+    p = ss.add_parser("commit", formatter_class=d,
+                      help="write finished stage results as JSON (no weights) under "
+                           "reference_results/opsub_stages/<tier>/ for committing")
+    common(p)
+    p.add_argument("--host", action="store_true",
+                   help="instead: the trained host as a bf16 state dict with provenance "
+                        "(<= 5 MB); it then replaces the baseline stage on every checkout")
+    p.set_defaults(func=_cmd_commit)
+    p = ss.add_parser("compare", help="exit 1 unless two results folders hold equal OPSUB "
+                                      "records (measurements and verdicts)")
+    p.add_argument("a", help="e.g. reports/results/smoke")
+    p.add_argument("b")
+    p.set_defaults(func=_cmd_compare)

@@ -1,0 +1,117 @@
+"""What a stage run has done and what is left, with an ETA from the per-epoch times measured
+in this store (finished results and in-flight checkpoints)."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from nasrepro.experiments.opsub import TIERS, Stage
+from nasrepro.train.checkpoint import StageStore
+
+
+def _epoch_times(obj: Any) -> list[float]:
+    """Per-epoch seconds stored in a stage result or checkpoint (none for speed/identity)."""
+    if not isinstance(obj, dict):
+        return []
+    if "hist" in obj and hasattr(obj["hist"], "epoch_time"):
+        return list(obj["hist"].epoch_time)
+    return list(obj.get("epoch_time") or obj.get("time") or [])
+
+
+@dataclass
+class StageState:
+    """Where one stage stands: done, or the epochs its checkpoint holds (0 = not started)."""
+
+    stage: Stage
+    done: bool
+    epoch: int = 0
+
+
+@dataclass
+class Status:
+    """Done and left stages of a graph in one store, with measured seconds per epoch."""
+
+    states: list[StageState]
+    per_epoch: dict[str, float] = field(default_factory=dict)
+    estimated: set[str] = field(default_factory=set)
+
+    @property
+    def left(self) -> list[StageState]:
+        return [s for s in self.states if not s.done]
+
+    def seconds_left(self) -> float | None:
+        """Sequential seconds of the left epochs (None when a needed kind is unmeasured)."""
+        total = 0.0
+        for s in self.left:
+            rest = max(0, s.stage.epochs - s.epoch)
+            if rest and s.stage.kind not in self.per_epoch:
+                return None
+            total += rest * self.per_epoch.get(s.stage.kind, 0.0)
+        return total
+
+    def lines(self, jobs: int = 1) -> list[str]:
+        """Human summary: done / in flight / left, and the ETA at `jobs` concurrent stages."""
+        n, left = len(self.states), self.left
+        out = [f"stages: {n - len(left)} of {n} done, {len(left)} left"]
+        for s in left:
+            if s.epoch:
+                out.append(f"  in flight (checkpointed): {s.stage.name} after epoch "
+                           f"{s.epoch}/{s.stage.epochs}")
+        kinds: dict[str, int] = {}
+        for s in left:
+            kinds[s.stage.kind] = kinds.get(s.stage.kind, 0) + 1
+        if left:
+            out.append("  left: " + ", ".join(f"{v} {k}" for k, v in kinds.items()))
+        if self.per_epoch:
+            out.append("  s/epoch: " + ", ".join(
+                f"{k} {v:.2f}" + (" (scaled from baseline)" if k in self.estimated else "")
+                for k, v in self.per_epoch.items()))
+        secs = self.seconds_left()
+        if left:
+            if secs is None:
+                out.append("  ETA: unknown (no epoch of a left stage's kind measured yet)")
+            else:
+                par = max(1, min(jobs, len(left)))
+                out.append(f"  ETA: {fmt_seconds(secs)} sequential"
+                           + (f", ~{fmt_seconds(secs / par)} with {par} jobs" if par > 1 else "")
+                           + "; rerun the same command to resume")
+        return out
+
+
+def fmt_seconds(s: float) -> str:
+    """e.g. '42s', '3m05s', '1h02m'."""
+    s = round(s)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def status(graph: list[Stage], store: StageStore, tier: str) -> Status:
+    """Read the store: which stages are done, how far the others got, seconds per epoch
+    (median per kind; a kind not measured yet is scaled from the baseline's by images)."""
+    times: dict[str, list[float]] = {}
+    states = []
+    for st in graph:
+        if store.done(st.id):
+            obj, done, epoch = store.load_result(st.id), True, st.epochs
+        else:
+            obj = store.load_progress(st.id)
+            done, epoch = False, int(obj["epoch"]) if isinstance(obj, dict) else 0
+        times.setdefault(st.kind, []).extend(_epoch_times(obj))
+        states.append(StageState(st, done, epoch))
+    per = {k: statistics.median(v) for k, v in times.items() if v}
+    out = Status(states, per)
+    if "baseline" in per:
+        t = TIERS[tier]
+        ratio = (t["finetune_per_class"] / t["train_per_class"]
+                 if t["finetune_per_class"] else 1.0)
+        for kind in ("distill", "finetune"):
+            if kind not in per:
+                per[kind] = per["baseline"] * ratio
+                out.estimated.add(kind)
+        per.setdefault("speed", per["baseline"])
+    return out

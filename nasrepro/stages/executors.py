@@ -1,0 +1,78 @@
+"""Where stage tasks run: in this process (one job), in N local worker processes, or as Ray
+tasks (optional extra `nasrepro[ray]`; fractional GPUs so several fit one device)."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+from typing import Any
+
+from nasrepro.errors import ConfigError
+from nasrepro.stages.task import StageTask, run_stage_task
+
+
+class LocalExecutor:
+    """jobs == 1: each task runs in this process; jobs > 1: a pool of `jobs` spawned
+    processes (each loads the data once and runs one stage at a time)."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.pool = (cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(
+            "spawn")) if jobs > 1 else None)
+
+    def submit(self, task: StageTask) -> cf.Future:
+        if self.pool is not None:
+            return self.pool.submit(run_stage_task, task)
+        fut: cf.Future = cf.Future()
+        fut.set_result(run_stage_task(task))  # an exception propagates to the caller
+        return fut
+
+    def wait(self, handles: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+        done, _ = cf.wait(handles, return_when=cf.FIRST_COMPLETED)
+        return [(h, h.result()) for h in done]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayExecutor:
+    """Stage tasks as Ray tasks: num_cpus 1 and, on CUDA, num_gpus 1/jobs each. Connects to
+    `address` (a running cluster; every node needs nasrepro, the data root and a shared
+    reports folder) or starts a local Ray with `jobs` CPUs."""
+
+    def __init__(self, jobs: int, device: str, address: str | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("--executor ray: Ray is not installed; pip install "
+                              "'nasrepro[ray]' (or use the default local executor)") from None
+        self.ray = ray
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address, include_dashboard=False)
+            else:
+                ray.init(num_cpus=jobs, include_dashboard=False)
+        gpus = 1.0 / jobs if device.startswith("cuda") else 0
+        self.remote = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(run_stage_task)
+
+    def submit(self, task: StageTask) -> Any:
+        return self.remote.remote(task)
+
+    def wait(self, handles: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+        done, _ = self.ray.wait(handles, num_returns=1)
+        return [(h, self.ray.get(h)) for h in done]
+
+    def close(self) -> None:
+        self.ray.shutdown()
+
+
+def make_executor(kind: str, jobs: int, device: str, address: str | None = None) -> Any:
+    """'local' (default) or 'ray'."""
+    if jobs < 1:
+        raise ConfigError(f"--jobs {jobs}: need at least 1")
+    if kind == "ray":
+        return RayExecutor(jobs, device, address)
+    if address:
+        raise ConfigError("--address needs --executor ray")
+    return LocalExecutor(jobs)

@@ -1,0 +1,79 @@
+"""Run a stage graph: ready stages in dependency order, up to `jobs` at once, stopping
+cleanly before a deadline (finished stages stored, stages in flight checkpointed at their
+last epoch), then say what is done and what is left."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nasrepro.experiments.opsub import TIERS, Stage, stage_graph, stage_store
+from nasrepro.stages import budget, eta
+from nasrepro.stages.host_weights import seed_baseline
+from nasrepro.stages.task import StageTask
+from nasrepro.train.checkpoint import StageStore
+
+
+def run_graph(graph: list[Stage], store: StageStore, tier: str, device: str, executor: Any,
+              jobs: int, deadline: float | None, seeds: int | None = None,
+              log: Callable[[str], None] = print) -> eta.Status:
+    """Run every stage not yet stored; a stage starts only when its inputs are stored and,
+    under a deadline, when one epoch of its kind (measured) still fits. Returns the status."""
+    by_name = {s.name: s for s in graph}
+    done = {s.name for s in graph if store.done(s.id)}
+    per_epoch = eta.status(graph, store, tier).per_epoch if deadline else {}
+    running: dict[Any, Stage] = {}
+    stopping = False
+    try:
+        while True:
+            for st in graph:
+                if stopping or len(running) >= jobs:
+                    break
+                if (st.name in done or st in running.values()
+                        or not all(d in done for d in st.deps)):
+                    continue
+                if deadline is not None and budget.now() + (
+                        per_epoch.get(st.kind, 0.0) if st.epochs else 0.0) > deadline:
+                    stopping = True
+                    log(f"budget: not starting {st.name} (one epoch would not fit)")
+                    break
+                task = StageTask(tier, device, str(store.root), st,
+                                 tuple((d, by_name[d].id) for d in st.deps), deadline, seeds,
+                                 dict(TIERS[tier]))
+                running[executor.submit(task)] = st
+            if not running:
+                break
+            for handle, out in executor.wait(list(running)):
+                st = running.pop(handle)
+                if out["epoch_times"]:
+                    per_epoch[st.kind] = out["epoch_times"][-1]
+                if out["status"] == "done":
+                    done.add(st.name)
+                else:
+                    stopping = True
+                    log(f"budget: {st.name} stopped after epoch {out['epoch']} "
+                        "(checkpoint stored)")
+    finally:
+        executor.close()
+    return eta.status(graph, store, tier)
+
+
+def run_opsub_stages(tier: str, device: str, seeds: int | None, executor: Any, jobs: int,
+                     budget_s: float | None, started: float | None = None,
+                     log: Callable[[str], None] = print) -> eta.Status:
+    """The OPSUB stage graph of a tier through an executor, under an optional budget
+    counted from `started` (time.time(); default now). Prints the status at the end."""
+    t0 = started if started is not None else budget.now()
+    deadline = t0 + budget_s if budget_s else None
+    graph = stage_graph(tier, device, seeds)
+    store = stage_store(tier, device, seeds)
+    if seed_baseline(store, tier, next(s.id for s in graph if s.name == "baseline")):
+        log("baseline: the committed bf16 host (reference_results/opsub_stages) is the host")
+    log(f"OPSUB stages ({tier}, {device}, {jobs} job(s)"
+        + (f", budget {eta.fmt_seconds(budget_s)}" if budget_s else "") + f"): {store.root}")
+    st = run_graph(graph, store, tier, device, executor, jobs, deadline, seeds, log)
+    log(f"stage run took {budget.now() - t0:.1f} s"
+        + (f" of the {budget_s:.0f} s budget" if budget_s else ""))
+    for line in st.lines(jobs):
+        log(line)
+    return st

@@ -1,0 +1,259 @@
+"""The stage runner on a tiny OPSUB budget (real CIFAR-10, CPU): a budgeted run stops at
+epoch boundaries and its reruns finish with the results of an uninterrupted run; two local
+worker processes give the same results; bundles move stages between reports folders with
+sha256 and stage-key checks; committed JSON results and a committed bf16 host load and
+verify."""
+
+import itertools
+import json
+import tarfile
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nasrepro.errors import ConfigError, DataError
+from nasrepro.experiments import opsub
+from nasrepro.paths import data_root
+from nasrepro.stages import budget, bundle, committed, host_weights
+from nasrepro.stages.executors import LocalExecutor, make_executor
+from nasrepro.stages.runner import run_graph, run_opsub_stages
+from nasrepro.train.distill import DistillConfig
+from nasrepro.train.loop import TrainConfig
+
+needs_cifar = pytest.mark.skipif(
+    not (data_root() / "cifar10" / "train_labels.npy").exists(),
+    reason="CIFAR-10 arrays not in the data root")
+
+TINY = {**opsub.TIERS["smoke"], "train_per_class": 10, "test_per_class": 5,
+        "finetune_per_class": 5,
+        "baseline": TrainConfig(epochs=2, batch_size=20, lr=0.05, eval_at=(2,)),
+        "distill": DistillConfig(epochs=1, batch_size=25),
+        "finetune": TrainConfig(epochs=2, batch_size=10, lr=0.01, eval_at=(1, 2))}
+SAME = ("cells", "c1", "baseline_acc", "finetune_train_loss", "distill", "stage_ids")
+
+
+@given(st.integers(1, 10_000), st.sampled_from("smh"))
+def test_parse_duration(n, unit):
+    assert budget.parse_duration(f"{n}{unit}") == n * {"s": 1, "m": 60, "h": 3600}[unit]
+
+
+@pytest.mark.parametrize("bad", ["", "9", "0s", "-1m", "9 min", "1d", "m"])
+def test_parse_duration_refuses(bad):
+    with pytest.raises(ConfigError, match="--budget"):
+        budget.parse_duration(bad)
+
+
+def test_ray_address_needs_ray_executor():
+    with pytest.raises(ConfigError, match="--address"):
+        make_executor("local", 1, "cpu", "1.2.3.4:6379")
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory):
+    """The uninterrupted sequential run of the tiny budget (reports folder 'clean'), once
+    for the module; yields (result, reports root)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(opsub.TIERS, "smoke", TINY)
+        root = tmp_path_factory.mktemp("reports")
+        mp.setenv("NASREPRO_REPORTS", str(root / "clean"))
+        yield opsub.run_opsub("smoke", "cpu", log=None), root
+
+
+@pytest.fixture
+def tiny(clean_run, monkeypatch):
+    """Switch the reports folder (`tiny('name')`); starts on the clean run's."""
+    opsub.stored_result.cache_clear()
+
+    def use(name):
+        monkeypatch.setenv("NASREPRO_REPORTS", str(clean_run[1] / name))
+
+    use("clean")
+    return use
+
+
+@needs_cifar
+def test_budgeted_runs_stop_at_epochs_and_resume_to_identical_results(tiny, clean_run,
+                                                                      monkeypatch):
+    clean_run = clean_run[0]
+    tiny("budgeted")
+    ticks = itertools.count()
+    monkeypatch.setattr(budget, "now", lambda: 10.0 * next(ticks))  # every look: +10 s
+    lines: list[str] = []
+    runs = 0
+    while True:
+        status = run_opsub_stages("smoke", "cpu", None, LocalExecutor(1), 1, 95.0,
+                                  log=lines.append)
+        runs += 1
+        if not status.left:
+            break
+        assert runs < 60, lines[-5:]
+        assert any(ln.startswith("budget:") for ln in lines)
+        assert any("ETA" in ln for ln in lines) or any("in flight" in ln for ln in lines)
+        with pytest.raises(opsub.StagesIncomplete, match="stages left; rerun to resume"):
+            opsub.load_stored("smoke", "cpu")
+    assert runs > 3, lines  # the budget really cut the work into pieces
+    assert any("stopped after epoch 1" in ln for ln in lines)  # mid-stage, checkpointed
+    again = opsub.load_stored("smoke", "cpu")
+    for k in SAME:
+        assert again[k] == clean_run[k], k
+
+
+@needs_cifar
+def test_two_worker_processes_give_the_sequential_results(tiny, clean_run):
+    """A sub-graph (host, two candidates at position 18 and one baseline fine-tune) in two
+    spawned worker processes: every stage result equals the sequential run's."""
+    clean_run = clean_run[0]
+    keep = ("baseline", "distill/p18/c3", "finetune/p18/c3/s0", "distill/p18/c4",
+            "finetune/p18/c4/s0", "finetune/c1/s0")
+    graph = [s for s in opsub.stage_graph("smoke", "cpu") if s.name in keep]
+    clean = opsub.stage_store("smoke", "cpu")
+    tiny("jobs2")
+    store = opsub.stage_store("smoke", "cpu")
+    status = run_graph(graph, store, "smoke", "cpu", LocalExecutor(2), 2, None,
+                       log=lambda _: None)
+    assert not status.left
+    for s in graph:
+        a, b = store.load_result(s.id), clean.load_result(s.id)
+        if s.kind == "finetune":
+            assert (a["mid"], a["end"], a["hist"].train_loss) == (
+                b["mid"], b["end"], b["hist"].train_loss), s.name
+        else:
+            assert all(torch.equal(a["state"][k], b["state"][k]) for k in b["state"]), s.name
+
+
+@needs_cifar
+@pytest.mark.parametrize("as_tar", [False, True])
+def test_bundle_round_trip_and_checks(tiny, clean_run, tmp_path, as_tar):
+    clean_run = clean_run[0]
+    dest = tmp_path / ("b.tar" if as_tar else "b")
+    m = bundle.export_stages("smoke", "cpu", dest)
+    assert set(m["stage_ids"]) == {s.name for s in opsub.stage_graph("smoke", "cpu")}
+    tiny(f"fresh-{as_tar}")
+    with pytest.raises(opsub.StagesIncomplete):
+        opsub.load_stored("smoke", "cpu")
+    out = bundle.import_stages(dest)
+    assert len(out["imported"]) == len(m["files"]) and not out["kept"]
+    again = opsub.load_stored("smoke", "cpu")  # no training: stored stages only
+    for k in SAME:
+        assert again[k] == clean_run[k], k
+    assert bundle.import_stages(dest)["kept"]  # a second import keeps what is there
+    if as_tar:
+        with tarfile.open(dest) as tar:
+            tar.extractall(tmp_path / "x", filter="data")
+        dest = tmp_path / "x"
+    # a flipped byte: one-line error naming the file
+    victim = sorted((dest / "stages").iterdir())[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 1
+    victim.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=f"stages/{victim.name}"):
+        bundle.import_stages(dest)
+    data[len(data) // 2] ^= 1
+    victim.write_bytes(bytes(data))
+    # a bundle from a checkout whose keys differ: refused, naming the stage
+    man = json.loads((dest / "manifest.json").read_text())
+    man["stage_ids"]["baseline"] = "baseline@0000000000000000"
+    (dest / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(ConfigError, match=r"baseline \(bundle 0000000000000000"):
+        bundle.import_stages(dest)
+
+
+@needs_cifar
+def test_committed_json_results_rebuild_the_result(tiny, clean_run, tmp_path):
+    clean_run = clean_run[0]
+    folder = tmp_path / "committed"
+    written = committed.write_committed("smoke", "cpu", folder=folder)
+    assert len(written) == len(opsub.stage_graph("smoke", "cpu"))
+    assert all(f.stat().st_size < 50_000 for f in folder.iterdir())  # no weights
+    r, why = committed.committed_result("smoke", folder=folder)
+    assert why == "" and r["store"] is None
+    for k in ("cells", "c1", "baseline_acc", "finetune_train_loss", "distill"):
+        assert r[k] == clean_run[k], k
+    assert opsub.rerun_matches(r, 18, 4)[1].startswith("not re-run")
+    (folder / "finetune__c1__s2.json").unlink()
+    r, why = committed.committed_result("smoke", folder=folder)
+    assert r is None and "1 of" in why and "missing" in why
+    assert committed.committed_result("smoke", folder=tmp_path / "none") == (None, "")
+    # results computed on a GPU are checked and used on a machine without one
+    ids = opsub.stage_keys("smoke", "cuda", portable=True)
+    for f in folder.iterdir():
+        d = json.loads(f.read_text())
+        d.update(device="cuda", id=ids[d["stage"]])
+        f.write_text(json.dumps(d))
+    committed.write_committed("smoke", "cpu", folder=tmp_path / "c1")
+    (folder / "finetune__c1__s2.json").write_text(
+        (tmp_path / "c1" / "finetune__c1__s2.json").read_text().replace('"cpu"', '"cuda"')
+        .replace(opsub.stage_keys("smoke", "cpu", portable=True)["finetune/c1/s2"],
+                 ids["finetune/c1/s2"]))
+    r, why = committed.committed_result("smoke", folder=folder)
+    assert why == "" and r["device"] == "cuda" and r["c1"] == clean_run["c1"]
+
+
+@needs_cifar
+def test_committed_bf16_host_verifies_and_seeds_the_baseline(tiny, clean_run, tmp_path,
+                                                            monkeypatch):
+    clean_run = clean_run[0]
+    store = opsub.stage_store("smoke", "cpu")
+    base = store.load_result(opsub.stage_keys("smoke", "cpu")["baseline"])
+    folder = tmp_path / "host"
+    host_weights.write_host_weights("smoke", base["state"], base["test_acc"], 0.1, "cpu",
+                                    folder)
+    prov = json.loads((folder / host_weights.PROVENANCE).read_text())
+    assert prov["dtype"] == "bfloat16" and prov["test_acc"] == base["test_acc"]
+    state, _ = host_weights.load_host_weights("smoke", folder)
+    for k, v in base["state"].items():  # bf16 rounding only: relative error < 2**-8
+        assert torch.allclose(state[k].float(), v.float(), rtol=2**-8, atol=1e-30), k
+    before = opsub.stage_keys("smoke", "cpu")
+    monkeypatch.setattr(committed, "committed_dir", lambda tier: folder)
+    monkeypatch.setattr(host_weights, "committed_dir", lambda tier: folder)
+    after = opsub.stage_keys("smoke", "cpu")
+    assert after["baseline"] != before["baseline"]  # a bf16 host is another host
+    assert all(after[k] != before[k] for k in before if k.startswith(("finetune", "distill")))
+    assert host_weights.seed_baseline(store, "smoke", after["baseline"])
+    assert store.load_result(after["baseline"])["host_weights"] == prov["sha256"]
+    raw = bytearray((folder / host_weights.HOST_FILE).read_bytes())
+    raw[-10] ^= 1
+    (folder / host_weights.HOST_FILE).write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"host_bf16\.pt: sha256"):
+        host_weights.load_host_weights("smoke", folder)
+    raw[-10] ^= 1
+    (folder / host_weights.HOST_FILE).write_bytes(bytes(raw))
+    monkeypatch.setitem(opsub.TIERS, "smoke", {**TINY, "widen": 2})
+    with pytest.raises(ConfigError, match="widen"):
+        host_weights.load_host_weights("smoke", folder)
+
+
+def _record(tmp, name, values, verdict="NOT RUN"):
+    tmp.mkdir(exist_ok=True)
+    (tmp / name).write_text(json.dumps({
+        "verdict": verdict, "environment": {"t": str(tmp)},
+        "measurements": [{"name": k, "value": v} for k, v in values.items()]}))
+
+
+def test_record_comparison_ignores_environment_and_names_differences(tmp_path):
+    from nasrepro.stages.compare import record_differences
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    _record(a, "OPSUB-1.json", {"x": 1.0, "y": 2.0})
+    _record(b, "OPSUB-1.json", {"x": 1.0, "y": 2.0})
+    assert record_differences(a, b) == []
+    _record(b, "OPSUB-1.json", {"x": 1.0, "y": 2.5})
+    assert record_differences(a, b) == ["OPSUB-1.json: y: 2.0 vs 2.5"]
+    _record(b, "OPSUB-1.json", {"x": 1.0, "y": 2.0}, verdict="PASS")
+    assert record_differences(a, b) == ["OPSUB-1.json: verdict NOT RUN vs PASS"]
+    _record(a, "OPSUB-2.json", {"z": 0.0})
+    assert any("only in" in d for d in record_differences(a, b))
+    assert record_differences(tmp_path / "none", tmp_path / "none2")  # nothing compared
+
+
+def test_determinism_rerun_waits_when_it_would_pass_the_deadline(monkeypatch):
+    import time
+
+    r = {"store": "/somewhere", "stage_seconds": {"finetune/p18/c4": 100.0}}
+    assert opsub.rerun_does_not_fit(r, 18, 4) == ""  # no budget
+    monkeypatch.setenv(opsub.DEADLINE_ENV, repr(time.time() + 10))
+    assert "does not fit" in opsub.rerun_does_not_fit(r, 18, 4)
+    monkeypatch.setenv(opsub.DEADLINE_ENV, repr(time.time() + 1000))
+    assert opsub.rerun_does_not_fit(r, 18, 4) == ""
