@@ -144,8 +144,8 @@ def test_compiled_bf16_loop_matches_eager(images):
     is a relative 2**-8; the mean loss may differ by that fraction of itself (0.0086 at a
     loss of 2.2). Measured on the development machine: <= 8e-4. A wrong compiled op, a
     missed BN update or a lost gradient moves the loss by far more. Compile time on the
-    development machine (2 loaded cores): 55-90 s, hence `slow` (it still runs in the
-    default `pytest`; nothing deselects slow)."""
+    development machine (2 cores, load average 9): 80-107 s with a cold inductor cache,
+    hence `slow` (it still runs in the default `pytest`: nothing deselects slow)."""
     cfg = micro(FULL_FT, epochs=2, batch_size=32, lr=0.05, eval_at=(2,), eval_batch=64)
     hist = {}
     for compiled in (False, True):
