@@ -72,9 +72,16 @@ if [ "$secs" -lt 60 ]; then
   say "5/6 only ${secs}s left: no full-tier run"
 else
   budget=${BUDGET:-$(( secs - 30 ))s}
-  say "5/6 nasrepro run --tier full --claim OPSUB --budget $budget --jobs $JOBS (kill at ${secs}s)"
-  timeout -k 10 "$secs" python3 -m nasrepro.cli run --tier full --claim OPSUB --device "$DEVICE" \
-    --budget "$budget" --jobs "$JOBS"
+  opts=(--budget "$budget" --jobs "$JOBS")
+  if ! python3 -m nasrepro.cli run --help | grep -q -- --budget; then
+    # a checkout without the budgeted runner: run unbudgeted; `timeout` stops it, and the
+    # stage store keeps every finished epoch (progress files), so the next lease resumes
+    say "this nasrepro run has no --budget/--jobs: running unbudgeted, one job"
+    opts=()
+  fi
+  say "5/6 nasrepro run --tier full --claim OPSUB ${opts[*]} (killed at ${secs}s)"
+  timeout -k 10 "$secs" python3 -m nasrepro.cli run --tier full --claim OPSUB \
+    --device "$DEVICE" "${opts[@]}"
   say "nasrepro run exit $?"
 fi
 
