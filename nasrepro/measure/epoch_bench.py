@@ -95,9 +95,10 @@ def _worker(args: argparse.Namespace) -> None:
     if sys.stdin.readline().strip() != GO:
         return
     hist = train_classifier(model, data, data, cfg, seed=args.seed, log=None)
+    mem = (torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None)
     print(RESULT + json.dumps({"seed": args.seed, "images": len(data),
-                               "epoch_s": hist.epoch_time, "train_loss": hist.train_loss}),
-          flush=True)
+                               "epoch_s": hist.epoch_time, "train_loss": hist.train_loss,
+                               "max_memory_gib": mem}), flush=True)
     if args.with_conventional:
         torch.manual_seed(args.seed)
         fresh = WideResNet(args.depth, args.widen).to(dev)
@@ -189,16 +190,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     if args.worker:
         _worker(args)
         return None
+    before = signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))  # reap the workers
+    try:
+        return _bench(args)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _bench(args: argparse.Namespace) -> dict[str, Any]:
     from nasrepro.files import atomic_write_json
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))  # `timeout`: reap the workers
     args.device = _device(args.device)
     ks = [int(k) for k in args.concurrency.split(",") if k.strip()]
     result = _meta(args, args.device)
     result["rounds"] = []
     t_start = time.perf_counter()
     for i, k in enumerate(ks):
-        rnd = run_round(args, k, conventional=(i == 0 and not args.no_conventional))
+        try:
+            rnd = run_round(args, k, conventional=(i == 0 and not args.no_conventional))
+        except RuntimeError as exc:  # e.g. out of memory at this k: larger k would fail too
+            result.setdefault("errors", []).append({"concurrency": k, "error": str(exc)})
+            if args.out:
+                atomic_write_json(args.out, result)
+            print(f"[epoch_bench] k={k}: {exc}; no larger k tried", flush=True)
+            break
         conv = rnd.pop("conventional", None)
         result["rounds"].append(rnd)
         result["images"] = rnd["images"]

@@ -232,6 +232,17 @@ def test_epoch_bench_at_micro_scale(tmp_path):
     assert saved["images"] == 50 and saved["network"] == "WRN-10-1"
 
 
+def test_epoch_bench_records_a_failed_round_and_stops(tmp_path):
+    """A worker that dies before it is ready (here: a WRN depth that does not exist) ends
+    the benchmark with the error in the JSON, no hang and no larger concurrency tried."""
+    out = tmp_path / "bench.json"
+    res = epoch_bench.main(["--device", "cpu", "--depth", "11", "--per-class", "5",
+                            "--concurrency", "1,2", "--out", str(out)])
+    assert res["rounds"] == [] and [e["concurrency"] for e in res["errors"]] == [1]
+    assert "exited with" in res["errors"][0]["error"]
+    assert json.loads(out.read_text())["errors"] == res["errors"]
+
+
 def test_forced_bf16_really_changes_the_numbers(images):
     """Forcing GPU_PATHS changes the numbers (bf16 really runs), and the default on the CPU
     is fp32 (equal to an explicit Perf())."""
