@@ -8,7 +8,10 @@
 #   4. the WRN-40-2 epoch benchmark (nasrepro.measure.epoch_bench: 1, 2, 4, 8 concurrent
 #      fine-tunes, then a per-sample DataLoader epoch) -> $OUT/epoch_bench.json;
 #   5. `nasrepro run --tier full --claim OPSUB --budget ... --jobs 4` in the time left;
-#   6. records, REPORT.md and the stage store packed into $OUT (tools/device/pack_out.py).
+#   6. where the checkout has `nasrepro stages`: the finished stages as committable JSON
+#      and, once the host is trained, the bf16 host (`stages commit [--host]`) ->
+#      $OUT/committed.tgz; then records, REPORT.md and the stage store packed into $OUT
+#      (tools/device/pack_out.py).
 # Everything is also logged to $OUT/full_tier.log. The whole script keeps within LIMIT_S
 # (default 585 s: the tool's 600 s per command, minus the packing margin).
 # Knobs (environment): LIMIT_S, BENCH (1; 0 skips step 4), BENCH_S (at most 150 s),
@@ -86,6 +89,16 @@ else
 fi
 
 say "6/6 packing $OUT"
+if python3 -m nasrepro.cli stages --help >/dev/null 2>&1; then
+  python3 -m nasrepro.cli stages commit --tier full --device "$DEVICE"
+  if [ ! -f reference_results/opsub_stages/full/host_bf16.pt ]; then
+    python3 -m nasrepro.cli stages commit --tier full --device "$DEVICE" --host \
+      || say "no trained host to commit yet"
+  fi
+  if [ -d reference_results/opsub_stages/full ]; then
+    tar -czf "$OUT/committed.tgz" reference_results/opsub_stages/full
+  fi
+fi
 python3 tools/device/pack_out.py "$NASREPRO_REPORTS" "$OUT"
 nvidia-smi --query-gpu=name,temperature.gpu,clocks.sm,memory.used --format=csv || true
 ls -l "$OUT"
