@@ -137,30 +137,46 @@ def has_cxx() -> bool:
 @pytest.mark.skipif(not has_cxx(), reason="torch.compile on the CPU needs a C++ compiler")
 def test_compiled_bf16_loop_matches_eager(images):
     """train_classifier with the compiled step (GPU_PATHS, channels_last, cutout), 2 epochs
-    of 2 steps, against the same loop eager: same training losses and test accuracy.
+    of 2 steps, against the same loop eager in bf16 (and in fp32, the yardstick).
 
-    Tolerance: both run bf16 autocast; they differ only in where intermediates are rounded
-    to bf16 (inductor fuses BN/ReLU and keeps fp32 inside a fused kernel). One bf16 rounding
-    is a relative 2**-8; the mean loss may differ by that fraction of itself (0.0086 at a
-    loss of 2.2). Measured on the development machine: <= 8e-4. A wrong compiled op, a
-    missed BN update or a lost gradient moves the loss by far more. Compile time on the
-    development machine (2 cores, load average 9): 80-107 s with a cold inductor cache,
-    hence `slow` (it still runs in the default `pytest`: nothing deselects slow)."""
+    Tolerances. Loss: both run bf16 autocast and differ only in where intermediates are
+    rounded to bf16 (inductor fuses BN/ReLU and keeps fp32 inside a fused kernel); one bf16
+    rounding is a relative 2**-8, and the mean loss may differ by that fraction of itself
+    (0.009 at 2.3; measured 1.8e-4). Weights: the bf16 rounding noise of the gradients moves
+    the 4-step update by as much as bf16 itself moves it from fp32 (measured: compiled vs
+    eager 11.4 %, eager bf16 vs fp32 11.7 % of the update's norm), so the compiled update
+    must be within twice the bf16-vs-fp32 distance of the eager one; a wrong compiled op or
+    a lost gradient moves it by ~100 %. Test accuracy is only checked to have been measured:
+    an untrained net's logits are near ties, and bf16 flips some of them either way.
+    Compile time on the development machine (2 cores, load average 9): 80-107 s with a cold
+    inductor cache, 6 s warm, hence `slow` (it still runs in the default `pytest`: nothing
+    deselects slow)."""
     cfg = micro(FULL_FT, epochs=2, batch_size=32, lr=0.05, eval_at=(2,), eval_batch=64)
-    hist = {}
-    for compiled in (False, True):
+    torch.manual_seed(0)
+    w0 = {k: v.detach().clone() for k, v in WideResNet(10, 1).named_parameters()}
+    hist, weights = {}, {}
+    for name, compiled, perf in (("eager", False, GPU_PATHS), ("compiled", True, GPU_PATHS),
+                                 ("fp32", False, Perf())):
         torch._dynamo.reset()
-        c = micro(cfg, compile=compiled)
+        model = wrn10()
         t0 = time.perf_counter()
-        hist[compiled] = train_classifier(wrn10(), images, images, c, seed=0, log=None,
-                                          perf=GPU_PATHS)
-        print(f"compile={compiled}: {time.perf_counter() - t0:.1f} s")
-    eager, comp = hist[False], hist[True]
+        hist[name] = train_classifier(model, images, images, micro(cfg, compile=compiled),
+                                      seed=0, log=None, perf=perf)
+        print(f"{name}: {time.perf_counter() - t0:.1f} s")
+        weights[name] = {k: v.detach() for k, v in model.named_parameters()}
+
+    def dist(a: str, b: str) -> float:
+        return sum(float((weights[a][k] - weights[b][k]).pow(2).sum()) for k in w0) ** 0.5
+
+    update = sum(float((weights["eager"][k] - w0[k]).pow(2).sum()) for k in w0) ** 0.5
+    eager, comp = hist["eager"], hist["compiled"]
     assert all(v == v for v in comp.train_loss), comp.train_loss
     for le, lc in zip(eager.train_loss, comp.train_loss, strict=True):
         assert abs(le - lc) <= 2 ** -8 * le, (eager.train_loss, comp.train_loss)
-    # accuracy of 64 images: one image is 1.5625 %; allow one flipped prediction
-    assert abs(eager.test_acc[2] - comp.test_acc[2]) <= 100 / 64 + 1e-9
+    assert update > 0 and dist("compiled", "eager") <= 2 * dist("eager", "fp32"), (
+        dist("compiled", "eager") / update, dist("eager", "fp32") / update)
+    acc = comp.test_acc[2]
+    assert 0 <= acc <= 100 and (acc * 64 / 100) == round(acc * 64 / 100)
     assert comp.train_loss[-1] < comp.train_loss[0]
 
 
