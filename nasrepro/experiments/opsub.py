@@ -101,7 +101,8 @@ def tier_config(tier: str, seeds: int | None = None) -> dict[str, Any]:
 PROTOCOL_VERSION = 1
 # Library modules whose code decides a stage's numbers (docstrings and comments excluded).
 NUMERICS_SOURCES = ("models/wrn.py", "models/candidates.py", "train/loop.py",
-                    "train/distill.py", "data/augment.py", "data/cifar.py")
+                    "train/distill.py", "train/perf.py", "train/schedules.py",
+                    "data/augment.py", "data/cifar.py")
 
 
 def stage_store(tier: str, device: str, seeds: int | None = None,

@@ -27,6 +27,7 @@ from nasrepro.measure.timers import synchronize
 from nasrepro.models.wrn import WideResNet
 from nasrepro.train.checkpoint import NO_PROGRESS, StageProgress
 from nasrepro.train.loop import _fmt_eta, autocast, log_stderr
+from nasrepro.train.perf import Perf
 from nasrepro.train.schedules import cosine_lr
 
 
@@ -67,15 +68,38 @@ def identity_mse(teacher: WideResNet, position: int, data: Split, batch: int = 5
     return {"mse": mse / n, "target_var": var / n}
 
 
+def distill_step(teacher: WideResNet, position: int, candidate: nn.Module,
+                 opt: torch.optim.Optimizer, images: torch.Tensor, gen: torch.Generator,
+                 cfg: DistillConfig, perf: Perf | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step on a uint8 batch: augment, frozen teacher -> (block input, block output),
+    candidate prediction under autocast, MSE in fp32, update; returns the detached loss and
+    the target's variance (both on the device)."""
+    device = images.device
+    x = augment(images, gen, cfg.padding, cfg.flip)
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with autocast(device, perf):
+        inp, target = _block_io(teacher, position, x)
+        pred = candidate(inp)
+    loss = F.mse_loss(pred.float(), target.float())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach(), target.detach().float().var()
+
+
 def distill_block(teacher: WideResNet, position: int, candidate: nn.Module, train: Split,
                   cfg: DistillConfig, seed: int, stage: str = "distill",
                   progress: StageProgress = NO_PROGRESS,
                   log: Callable[[str], None] | None = log_stderr,
-                  on_step: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                  on_step: Callable[[int, int], None] | None = None,
+                  perf: Perf | None = None) -> dict[str, Any]:
     """Train `candidate` in place to imitate block `position` of the frozen `teacher`.
 
     Returns {"loss": per-step MSE list, "target_var": per-step Var(target) list,
     "epoch_time": seconds per epoch}. `on_step(epoch, step)` runs after every step.
+    `perf`: the execution choices (default: the device's, nasrepro.train.perf).
     """
     device = train.images.device
     teacher.eval()
@@ -114,18 +138,8 @@ def distill_block(teacher: WideResNet, position: int, candidate: nn.Module, trai
             for g in opt.param_groups:
                 g["lr"] = cosine_lr((epoch - 1) * steps + i, total, cfg.lr)
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            x = augment(train.images[idx], gen, cfg.padding, cfg.flip)
-            if cfg.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with autocast(device):
-                inp, target = _block_io(teacher, position, x)
-                pred = candidate(inp)
-            loss = F.mse_loss(pred.float(), target.float())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            ep_loss[i] = loss.detach()
-            ep_var[i] = target.detach().float().var()
+            ep_loss[i], ep_var[i] = distill_step(teacher, position, candidate, opt,
+                                                 train.images[idx], gen, cfg, perf)
             if on_step is not None:
                 on_step(epoch, i)
         losses += ep_loss.tolist()

@@ -2,7 +2,8 @@
 
 The whole split lives on the device; each step gathers a batch by index, augments it in one
 batched call (nasrepro.data.augment), and runs forward/backward in bf16 autocast on CUDA
-(fp32 on CPU), channels_last, optionally torch.compile'd. Loss and accuracy accumulate on
+(fp32 on CPU; nasrepro.train.perf, which a test can force to bf16 on the CPU), channels_last,
+optionally torch.compile'd. Loss and accuracy accumulate on
 the device and synchronise once per epoch. Progress is checkpointed after every epoch
 (model, optimizer, RNG state, history) through a StageProgress, so a killed run resumes at
 the last finished epoch and, on the CPU, produces bit-identical results.
@@ -23,6 +24,7 @@ from nasrepro.data.augment import augment, normalize
 from nasrepro.data.cifar import Split
 from nasrepro.measure.timers import synchronize
 from nasrepro.train.checkpoint import NO_PROGRESS, StageProgress
+from nasrepro.train.perf import Perf, resolve
 from nasrepro.train.schedules import cosine_lr
 
 
@@ -57,9 +59,9 @@ def log_stderr(line: str) -> None:
     emit(line)
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA; a no-op context on the CPU (fp32 there)."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+def autocast(device: torch.device, perf: Perf | None = None):
+    """The autocast context of `perf` (default: bf16 on CUDA, a no-op on the CPU)."""
+    return resolve(perf, device).autocast(device)
 
 
 def _fmt_eta(seconds: float) -> str:
@@ -69,8 +71,8 @@ def _fmt_eta(seconds: float) -> str:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Split, batch: int = 1000, channels_last: bool = True
-             ) -> float:
+def evaluate(model: nn.Module, data: Split, batch: int = 1000, channels_last: bool = True,
+             perf: Perf | None = None) -> float:
     """Top-1 accuracy (%) of `model` in eval mode on a device-resident split."""
     device = data.images.device
     was_training = model.training
@@ -80,7 +82,7 @@ def evaluate(model: nn.Module, data: Split, batch: int = 1000, channels_last: bo
         x = normalize(data.images[i:i + batch])
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(device):
+        with autocast(device, perf):
             logits = model(x)
         correct += (logits.argmax(1) == data.labels[i:i + batch]).sum()
     model.train(was_training)
@@ -97,25 +99,56 @@ class TrainHistory:
     test_acc: dict[int, float] = field(default_factory=dict)
 
 
+def prepare_model(model: nn.Module, cfg: TrainConfig) -> nn.Module:
+    """Put `model` in the recipe's memory format; return the module the step calls (the
+    torch.compile'd wrapper when cfg.compile, sharing the model's parameters)."""
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return torch.compile(model) if cfg.compile else model
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.SGD:
+    """SGD of the recipe; weight decay on weight matrices/kernels only (not BN, biases)."""
+    params_decay = [p for p in model.parameters() if p.ndim > 1]
+    params_other = [p for p in model.parameters() if p.ndim <= 1]
+    return torch.optim.SGD([{"params": params_decay, "weight_decay": cfg.weight_decay},
+                            {"params": params_other, "weight_decay": 0.0}],
+                           lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+
+
+def train_step(net: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor,
+               labels: torch.Tensor, gen: torch.Generator, cfg: TrainConfig,
+               perf: Perf | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on a uint8 batch (augment, memory format, autocast forward,
+    backward, update); returns the detached loss and logits (kept on the device)."""
+    device = images.device
+    x = augment(images, gen, cfg.padding, cfg.flip, cfg.cutout)
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with autocast(device, perf):
+        logits = net(x)
+        loss = F.cross_entropy(logits, labels, label_smoothing=cfg.label_smoothing)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach(), logits.detach()
+
+
 def train_classifier(model: nn.Module, train: Split, test: Split, cfg: TrainConfig, seed: int,
                      stage: str = "train", progress: StageProgress = NO_PROGRESS,
                      log: Callable[[str], None] | None = log_stderr,
-                     on_step: Callable[[int, int], None] | None = None) -> TrainHistory:
+                     on_step: Callable[[int, int], None] | None = None,
+                     perf: Perf | None = None) -> TrainHistory:
     """Train `model` in place on device-resident `train`; evaluate on `test` at cfg.eval_at.
 
     Resumes from `progress` if it holds an end-of-epoch state of this stage. Returns the
     history (the model holds the final weights). `on_step(epoch, step)` runs after every
-    optimizer step (the resume test uses it to kill the process mid-epoch).
+    optimizer step (the resume test uses it to kill the process mid-epoch). `perf`: the
+    execution choices (default: the device's, nasrepro.train.perf).
     """
     device = train.images.device
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    net = torch.compile(model) if cfg.compile else model
-    params_decay = [p for p in model.parameters() if p.ndim > 1]
-    params_other = [p for p in model.parameters() if p.ndim <= 1]
-    opt = torch.optim.SGD([{"params": params_decay, "weight_decay": cfg.weight_decay},
-                           {"params": params_other, "weight_decay": 0.0}],
-                          lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    net = prepare_model(model, cfg)
+    opt = make_optimizer(model, cfg)
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     n = len(train)
@@ -145,18 +178,10 @@ def train_classifier(model: nn.Module, train: Split, test: Split, cfg: TrainConf
             for g in opt.param_groups:
                 g["lr"] = lr
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            x = augment(train.images[idx], gen, cfg.padding, cfg.flip, cfg.cutout)
-            if cfg.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
             y = train.labels[idx]
-            with autocast(device):
-                logits = net(x)
-                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach().float()
-            correct += (logits.detach().argmax(1) == y).sum()
+            loss, logits = train_step(net, opt, train.images[idx], y, gen, cfg, perf)
+            loss_sum += loss.float()
+            correct += (logits.argmax(1) == y).sum()
             if on_step is not None:
                 on_step(epoch, i)
         hist.train_loss.append(loss_sum.item() / steps)
@@ -164,7 +189,8 @@ def train_classifier(model: nn.Module, train: Split, test: Split, cfg: TrainConf
         synchronize(device)
         hist.epoch_time.append(time.perf_counter() - t0)
         if epoch in cfg.eval_at:
-            hist.test_acc[epoch] = evaluate(model, test, cfg.eval_batch, cfg.channels_last)
+            hist.test_acc[epoch] = evaluate(model, test, cfg.eval_batch, cfg.channels_last,
+                                            perf)
         progress.save({"model": model.state_dict(), "opt": opt.state_dict(),
                        "gen": gen.get_state(), "hist": hist, "epoch": epoch})
         if log:
@@ -204,13 +230,15 @@ class PerSampleCIFAR(torch.utils.data.Dataset):
 
 
 def conventional_epoch(model: nn.Module, train: Split, cfg: TrainConfig, seed: int,
-                       device: torch.device, num_workers: int = 0) -> float:
+                       device: torch.device, num_workers: int = 0,
+                       perf: Perf | None = None) -> float:
     """Seconds for one training epoch through a per-sample DataLoader (same model/step)."""
     torch.manual_seed(seed)
+    perf = resolve(perf, device)
     loader = torch.utils.data.DataLoader(PerSampleCIFAR(train, cfg.padding),
                                          batch_size=cfg.batch_size, shuffle=True,
                                          drop_last=True, num_workers=num_workers,
-                                         pin_memory=device.type == "cuda")
+                                         pin_memory=perf.pin_memory)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -222,7 +250,7 @@ def conventional_epoch(model: nn.Module, train: Split, cfg: TrainConfig, seed: i
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         y = y.to(device, non_blocking=True)
-        with autocast(device):
+        with perf.autocast(device):
             loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -231,8 +259,9 @@ def conventional_epoch(model: nn.Module, train: Split, cfg: TrainConfig, seed: i
     return time.perf_counter() - t0
 
 
-def resident_epoch(model: nn.Module, train: Split, cfg: TrainConfig, seed: int) -> float:
+def resident_epoch(model: nn.Module, train: Split, cfg: TrainConfig, seed: int,
+                   perf: Perf | None = None) -> float:
     """Seconds for one training epoch of the device-resident pipeline (no eval, no save)."""
     one = TrainConfig(**{**cfg.as_dict(), "epochs": 1, "eval_at": ()})
-    hist = train_classifier(model, train, train, one, seed, log=None)
+    hist = train_classifier(model, train, train, one, seed, log=None, perf=perf)
     return hist.epoch_time[0]
