@@ -133,7 +133,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 
     steps = {
         "default tier": [sys.executable, "-m", "pytest", str(repo_root() / "suite"),
-                         "-p", "no:cacheprovider"],
+                         "-p", "no:cacheprovider", "-m", ""],  # "": the nightly tests too
         "speed gates": [sys.executable, "-m", "nasrepro.cli", "bench"],
         "mutants": [sys.executable, "-m", "nasrepro.cli", "mutants"],
     }
