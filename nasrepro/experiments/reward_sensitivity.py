@@ -122,9 +122,12 @@ def settings_of(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def sens_config(tier: str, device: str = "cpu") -> dict[str, Any]:
-    """The frozen config of the tier's map (cache and baseline key)."""
+def sens_config(tier: str, device: str = "cpu", seeds: int | None = None) -> dict[str, Any]:
+    """The frozen config of the tier's map (cache and baseline key); seeds overrides the
+    factorized seeds per reward and cell (--seeds)."""
     cfg = dict(TIERS[tier])
+    if seeds is not None:
+        cfg["seeds"] = seeds
     if cfg["sources"] is None:
         cfg["sources"] = all_sources(rs.table_for(rs.sources_for(())))
     else:
@@ -282,9 +285,10 @@ def _run_enas(cfg: dict[str, Any], table: NB201Table, cells: list[Cell], progres
                                            "seeds": cfg["enas_seeds"]}}, len(src))
 
 
-def map_results(tier: str, device: str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+def map_results(tier: str, device: str = "cpu", seeds: int | None = None
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(config, raw result) of the tier's map, computed once per code version (cached)."""
-    cfg = sens_config(tier, device)
+    cfg = sens_config(tier, device, seeds)
     data = rs.data_fingerprint(tuple(cfg["sources"]))
     return cfg, cached("reward_sensitivity", cfg, lambda: run_map(cfg), data=data)
 
@@ -342,3 +346,47 @@ def official_note() -> str:
             "was found" if official_table_path().is_file() else
             "NB201's own latency column is not available offline (export it with `nasrepro "
             "nb201 export` and it joins the map)")
+
+
+def source_rows(cfg: dict[str, Any], cells: list[dict[str, Any]]) -> list[list[Any]]:
+    """Per latency column: its provenance (origin, what it measures), range and the T
+    values the map uses (for the record)."""
+    table = rs.table_for(tuple(cfg["sources"]))
+    prov: dict[str, tuple[str, str]] = {}
+    for entry in table.provenance.get("sources", {}).values():
+        for col, what in entry.get("columns", {}).items():
+            prov[col.removeprefix("lat__")] = (entry.get("origin", "?"), what)
+    rows = []
+    for src in cfg["sources"]:
+        col = table.latency_ms(src).to("cpu", torch.float64).numpy()
+        origin, what = prov.get(src, ("user-exported official NAS-Bench-201 file",
+                                      "NB201 latency, s per batch of 256 x 1000"))
+        ts = ", ".join(f"{c['label']} = {c['target_ms']:.3f}" for c in cells
+                       if c["source"] == src)
+        rows.append([src, origin, what, f"{col.min():.3f}", f"{np.median(col):.3f}",
+                     f"{col.max():.3f}", ts])
+    return rows
+
+
+def controller_differences() -> list[list[Any]]:
+    """Today's LSTM REINFORCE settings (REWARD-4's LSTM rows) against the ENAS-style
+    training of this map, generated from the code's constants."""
+    lstm = rs.CONTROLLERS["lstm"]
+    c = LSTMController(1)
+    adam = torch.optim.Adam([torch.zeros(1, requires_grad=True)]).defaults
+    n = rs.N_SAMPLES
+    return [
+        ["architectures per update", 1, ENAS.samples_per_update],
+        [f"updates in {n} samples", n, n // ENAS.samples_per_update],
+        ["Adam lr", lstm.lr, ENAS.lr],
+        ["Adam betas", str(tuple(adam["betas"])), str(ENAS.betas)],
+        ["Adam eps", adam["eps"], ENAS.eps],
+        ["gradient clipping", "none", f"L2 norm {ENAS.clip_norm:g} per seed"],
+        ["entropy", f"loss regulariser, weight {lstm.entropy_weight:g}",
+         f"added to the reward (detached), weight {ENAS.entropy_weight:g}"],
+        ["baseline", f"bias-corrected EMA of rewards, momentum {lstm.ema_momentum:g}, "
+         "updated before the advantage", f"first task reward, then EMA decay "
+         f"{ENAS.baseline_decay:g} per sample (no bias correction), before the advantage"],
+        ["LSTM hidden, layers, temperature, tanh constant", f"{c.hidden}, {c.layers}, "
+         f"{c.temperature:g}, {c.tanh_constant:g}", "same controller, same defaults"],
+    ]

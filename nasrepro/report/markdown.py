@@ -14,6 +14,7 @@ from nasrepro.claims.records import load_records
 from nasrepro.claims.references import load_papers
 from nasrepro.files import atomic_write_text
 from nasrepro.paths import reports_dir
+from nasrepro.report import sensitivity
 
 TIER_ORDER = {"smoke": 0, "full": 1}
 
@@ -221,6 +222,7 @@ def render(records: Iterable[dict[str, Any]]) -> str:
     lines.append(tabulate(summary, headers=["claim", "paper", "tier", "verdict", "baseline"],
                           tablefmt="github"))
     lines += _mutation_section()
+    lines += sensitivity.section(records)  # REWARD-SENS summary (extension)
     for paper in papers.values():
         once = _Once()
         lines += ["", f'<a id="paper-{paper.id.lower()}"></a>', "",
