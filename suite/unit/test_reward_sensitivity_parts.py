@@ -186,3 +186,21 @@ def test_region_paragraph_from_cells():
     record = {"claim": rep.CLAIM, "tables": [{"title": rep.CELL_TABLE + " (x)",
                                               "headers": rep.CELL_HEADERS, "rows": rows}]}
     assert rep.cells_from_record(record) == cells
+
+
+def test_report_has_the_summary_section():
+    from nasrepro.claims.records import ClaimResult, Measurement, build_record
+    from nasrepro.claims.verdicts import Verdict
+    from nasrepro.report.markdown import render
+
+    res = ClaimResult(rep.CLAIM, [Measurement("m", 0, verdict=Verdict.NOT_REPRODUCED)],
+                      notes=["Where the paper's numbers appear: nowhere.", "other"],
+                      figures=["figures/reward_sens_smoke_x.png"])
+    rec = build_record(res, tier="smoke", paper="REWARD", spec={"statement": "s"},
+                       config_hash="h", env={}, started=0.0)
+    rec["baseline"] = {"status": "match", "problems": []}
+    text = render([rec])
+    part = text.split("## REWARD sensitivity map (smoke)")[1].split("\n## ")[0]
+    assert "Where the paper's numbers appear: nowhere." in part and "other" not in part
+    assert "![REWARD-SENS heatmap](figures/reward_sens_smoke_x.png)" in part
+    assert "](#reward-sens-smoke)" in part
