@@ -314,6 +314,7 @@ def cell_stats(lat_blocks: np.ndarray, counts: np.ndarray, cells: list[dict[str,
             cens = np.isinf(settle)
             t, o = sv.from_coded(np.where(cens, code, settle), cens, float(n_samples))
             per[r] = {"codes": np.where(cens, code, settle), "t": t, "o": o,
+                      "first": lat_blocks[sl, 0], "last": float(np.median(lat_blocks[sl, -1])),
                       "median": sv.km_median(t, o), "settled": int(o.sum()),
                       "counts": np.median(counts[sl], axis=0).tolist()}
         p, m = per["proposed"], per["mnasnet"]
@@ -329,7 +330,9 @@ def cell_stats(lat_blocks: np.ndarray, counts: np.ndarray, cells: list[dict[str,
                     "median": {r: per[r]["median"] for r in REWARDS},
                     "settled": {r: per[r]["settled"] for r in REWARDS},
                     "counts": {r: per[r]["counts"] for r in REWARDS},
-                    "speedup": speed, "paper_met": bool(met), "seeds": seeds})
+                    "speedup": speed, "paper_met": bool(met), "seeds": seeds,
+                    "lat_first": float(np.median(np.concatenate([p["first"], m["first"]]))),
+                    "lat_last": {r: per[r]["last"] for r in REWARDS}})
     return out
 
 

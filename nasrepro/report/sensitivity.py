@@ -17,8 +17,10 @@ CELL_HEADERS = [
     "KM median settle, proposed", "KM median settle, MnasNet", "settled, proposed",
     "settled, MnasNet", "speed-up (m-p)/m", "count [50,60) proposed",
     "count [50,60) MnasNet", "count [60,70) proposed", "count [60,70) MnasNet",
-    "paper REWARD-4 met", "seeds"]
+    "paper REWARD-4 met", "seeds", "lat block 1 (ms)", "lat block 20 proposed (ms)",
+    "lat block 20 MnasNet (ms)"]
 ALPHA = 0.05  # the significance level of REWARD-4's 'sooner' tolerance
+LIST_MAX = 12  # cells named in the paragraph; the rest are in the per-cell table
 
 
 def cell_rows(stats: dict[str, list[dict[str, Any]]]) -> list[list[Any]]:
@@ -35,7 +37,8 @@ def cell_rows(stats: dict[str, list[dict[str, Any]]]) -> list[list[Any]]:
                 None if c["speedup"] is None else round(c["speedup"], 4),
                 c["counts"]["proposed"][0], c["counts"]["mnasnet"][0],
                 c["counts"]["proposed"][1], c["counts"]["mnasnet"][1],
-                bool(c["paper_met"]), n])
+                bool(c["paper_met"]), n, round(c["lat_first"], 3),
+                round(c["lat_last"]["proposed"], 3), round(c["lat_last"]["mnasnet"], 3)])
     return rows
 
 
@@ -62,7 +65,9 @@ def region_paragraph(cells: list[dict[str, Any]], paper_cell: tuple[str, str, st
                    f"{len(cells)} cells: " + "; ".join(
                        f"{_where(c)} (medians {c['KM median settle, proposed']:g} / "
                        f"{c['KM median settle, MnasNet']:g}, speed-up "
-                       f"{c['speed-up (m-p)/m']:.1%})" for c in met) + ".")
+                       f"{c['speed-up (m-p)/m']:.1%})" for c in met[:LIST_MAX])
+                   + (f"; and {len(met) - LIST_MAX} more (the per-cell table)"
+                      if len(met) > LIST_MAX else "") + ".")
     else:
         both = [c for c in cells if c["KM median settle, proposed"] is not None
                 and c["KM median settle, MnasNet"] is not None]
@@ -86,10 +91,13 @@ def region_paragraph(cells: list[dict[str, Any]], paper_cell: tuple[str, str, st
         sig = [c for c in sc if c["P(proposed sooner)"] > 0.5 and c["log-rank p"] <= ALPHA]
         rev = [c for c in sc if c["P(proposed sooner)"] < 0.5 and c["log-rank p"] > 1 - ALPHA]
         ps = sorted(c["P(proposed sooner)"] for c in sc)
+        above = [c for c in sc if c["lat block 1 (ms)"] > c["T (ms)"]]
         out.append(f"{setting}: proposed settles sooner (P > 0.5, one-sided log-rank p ≤ "
                    f"{ALPHA:g}) in {len(sig)} of {len(sc)} cells, MnasNet sooner "
                    f"(log-rank p ≥ {1 - ALPHA:g}) in {len(rev)}; P(proposed sooner) ranges "
-                   f"{ps[0]:.2f}–{ps[-1]:.2f} (median {ps[len(ps) // 2]:.2f}).")
+                   f"{ps[0]:.2f}–{ps[-1]:.2f} (median {ps[len(ps) // 2]:.2f}); the first "
+                   f"block's median latency is above T (a start like the paper's curves) in "
+                   f"{len(above)} cells.")
     pc = [c for c in cells if (c["setting"], c["source"], c["T"]) == paper_cell]
     if pc:
         c = pc[0]
