@@ -46,8 +46,7 @@ def heatmaps(cells: list[dict[str, Any]], tier: str, paper_cell: tuple[str, str,
                     c = at.get((s, t))
                     if c is not None and c[key] is not None:
                         grid[i, j] = c[key]
-            cm = matplotlib.colormaps[cmap].copy()
-            cm.set_bad("lightgrey")  # not reached / not run
+            cm = matplotlib.colormaps[cmap].with_extremes(bad="lightgrey")  # not reached
             im = ax.imshow(grid, cmap=cm, norm=norm, aspect="auto")
             fig.colorbar(im, ax=ax, shrink=0.8)
             for i, s in enumerate(sources):
