@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import matplotlib
 import numpy as np
 
 from nasrepro.report.figures import new_figure, save_figure
@@ -47,8 +46,8 @@ def heatmaps(cells: list[dict[str, Any]], tier: str, paper_cell: tuple[str, str,
                     c = at.get((s, t))
                     if c is not None and c[key] is not None:
                         grid[i, j] = c[key]
-            cm = matplotlib.colormaps[cmap].with_extremes(bad="lightgrey")  # not reached
-            im = ax.imshow(grid, cmap=cm, norm=norm, aspect="auto")
+            ax.set_facecolor("lightgrey")  # NaN (not reached, not run) is drawn transparent
+            im = ax.imshow(grid, cmap=cmap, norm=norm, aspect="auto")
             fig.colorbar(im, ax=ax, shrink=0.8)
             for i, s in enumerate(sources):
                 for j, t in enumerate(labels):
