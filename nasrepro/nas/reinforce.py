@@ -103,18 +103,28 @@ class EMABaseline:
         return self.num / self.den
 
 
+Observer = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], None]
+
+
 def run_reinforce(controller: Controller, lookup: Lookup, reward_fn: RewardFn,
                   n_samples: int, *, lr: float, ema_momentum: float = 0.9,
                   entropy_weight: float = 0.0, generator: torch.Generator,
                   progress: Callable[[int, Trace], None] | None = None,
-                  progress_every: int = 1000) -> Trace:
+                  progress_every: int = 1000,
+                  optimizer: torch.optim.Optimizer | None = None,
+                  observe: Observer | None = None, keep_trace: bool = True) -> Trace | None:
     """Train `controller` for n_samples updates (one architecture per seed each);
-    return the Trace [S, n_samples]. Deterministic for a given generator state."""
+    return the Trace [S, n_samples]. Deterministic for a given generator state.
+
+    optimizer: replaces Adam(lr) (e.g. Adam with one parameter group per learning rate).
+    observe(t, row, acc, lat, reward) sees every step; with keep_trace=False no [S, N]
+    trace is stored (returns None): large batches reduce the samples on the fly."""
     s = controller.n_seeds
-    opt = torch.optim.Adam(controller.parameters(), lr=lr)
+    opt = optimizer or torch.optim.Adam(controller.parameters(), lr=lr)
     dev = next(controller.parameters()).device
-    rows = torch.empty(s, n_samples, dtype=torch.long, device=dev)
-    acc_t = torch.empty(s, n_samples, dtype=torch.float64, device=dev)
+    width = n_samples if keep_trace else 0
+    rows = torch.empty(s, width, dtype=torch.long, device=dev)
+    acc_t = torch.empty(s, width, dtype=torch.float64, device=dev)
     lat_t = torch.empty_like(acc_t)
     rew_t = torch.empty_like(acc_t)
     baseline = EMABaseline(s, ema_momentum, dev)
@@ -130,8 +140,11 @@ def run_reinforce(controller: Controller, lookup: Lookup, reward_fn: RewardFn,
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        rows[:, t], acc_t[:, t], lat_t[:, t], rew_t[:, t] = row, acc, lat, reward
+        if observe is not None:
+            observe(t, row, acc, lat, reward)
+        if keep_trace:
+            rows[:, t], acc_t[:, t], lat_t[:, t], rew_t[:, t] = row, acc, lat, reward
         if progress is not None and (t + 1) % progress_every == 0:
             progress(t + 1, Trace(rows[:, : t + 1], acc_t[:, : t + 1], lat_t[:, : t + 1],
                                   rew_t[:, : t + 1]))
-    return Trace(rows, acc_t, lat_t, rew_t)
+    return Trace(rows, acc_t, lat_t, rew_t) if keep_trace else None

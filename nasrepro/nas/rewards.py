@@ -2,7 +2,9 @@
 
 All functions take accuracy as a fraction in [0, 1] and latency in milliseconds, accept
 Python scalars, numpy arrays or torch tensors (broadcasting), and return the same kind
-(a float for scalar inputs). Inputs are validated: an accuracy above 1 (a percentage
+(a float for scalar inputs). The target T is a float, or a torch tensor broadcastable to
+the latency (one T per row: batched searches with a different T per search; torch
+inputs only). Inputs are validated: an accuracy above 1 (a percentage
 passed by mistake), a non-positive or non-finite latency, or a non-positive target raise
 ValueError naming the argument.
 """
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 
 Array = Any  # float | np.ndarray | torch.Tensor
+Target = Any  # float, or a torch.Tensor of targets (with torch inputs only)
 
 DEFAULT_TARGET_MS = 17.0
 
@@ -56,7 +59,14 @@ def _validate(xp: Any, acc: Any, lat: Any) -> None:
         raise ValueError(f"latency_ms: latency must be positive (ms); got {float(lat.min()):g}")
 
 
-def _check_target(target_ms: float, *, above_one: bool = False) -> float:
+def _check_target(target_ms: float | torch.Tensor, *, above_one: bool = False
+                  ) -> float | torch.Tensor:
+    if isinstance(target_ms, torch.Tensor):
+        low = 1.0 if above_one else 0.0
+        if not bool(((target_ms > low) & (target_ms < math.inf)).all()):
+            raise ValueError(f"target_ms: every latency target must be finite and > {low:g} "
+                             f"ms; got min {float(target_ms.min()):g}")
+        return target_ms
     t = float(target_ms)
     if not math.isfinite(t) or t <= 0:
         raise ValueError(f"target_ms: the latency target must be positive and finite; got {t:g}")
@@ -70,7 +80,7 @@ def _out(x: Any, scalar: bool) -> Array:
     return float(x) if scalar else x
 
 
-def mnasnet_reward(acc: Array, latency_ms: Array, target_ms: float = DEFAULT_TARGET_MS,
+def mnasnet_reward(acc: Array, latency_ms: Array, target_ms: Target = DEFAULT_TARGET_MS,
                    alpha: float = -0.07, beta: float = -0.07) -> Array:
     """MnasNet soft reward (Tan et al., CVPR 2019, eq. 2; REWARD paper eq. 2-3):
     R = ACC * (LAT / T)^w with w = alpha if LAT <= T else beta."""
@@ -83,24 +93,25 @@ def mnasnet_reward(acc: Array, latency_ms: Array, target_ms: float = DEFAULT_TAR
 
 
 def mnasnet_hard_reward(acc: Array, latency_ms: Array,
-                        target_ms: float = DEFAULT_TARGET_MS) -> Array:
+                        target_ms: Target = DEFAULT_TARGET_MS) -> Array:
     """MnasNet hard-constraint reward (Tan et al. 2019, alpha = 0, beta = -1): accuracy
     below T, accuracy * T / LAT above it."""
     return mnasnet_reward(acc, latency_ms, target_ms, alpha=0.0, beta=-1.0)
 
 
-def latency_term(latency_ms: Array, target_ms: float = DEFAULT_TARGET_MS) -> Array:
+def latency_term(latency_ms: Array, target_ms: Target = DEFAULT_TARGET_MS) -> Array:
     """The proposed reward's latency term f(LAT) = log_T(max(1.5T - LAT, 1)).
 
     Equals log_T(1.5T - LAT) while 1.5T - LAT > 1 and 0 beyond (continuous at
     LAT = 1.5T - 1, the interpretation recorded in CLAIMS.md)."""
     t = _check_target(target_ms, above_one=True)
+    log_t = torch.log(t) if isinstance(t, torch.Tensor) else math.log(t)
     if isinstance(latency_ms, torch.Tensor):
-        return torch.log(torch.clamp(1.5 * t - latency_ms, min=1.0)) / math.log(t)
-    return np.log(np.maximum(1.5 * t - np.asarray(latency_ms, dtype=np.float64), 1.0)) / math.log(t)
+        return torch.log(torch.clamp(1.5 * t - latency_ms, min=1.0)) / log_t
+    return np.log(np.maximum(1.5 * t - np.asarray(latency_ms, dtype=np.float64), 1.0)) / log_t
 
 
-def proposed_reward(acc: Array, latency_ms: Array, target_ms: float = DEFAULT_TARGET_MS,
+def proposed_reward(acc: Array, latency_ms: Array, target_ms: Target = DEFAULT_TARGET_MS,
                     x: float = 0.9, y: float = 0.1) -> Array:
     """Lim & Kim (J. IEIE 2022) proposed reward, eq. 4-5 as reconstructed in CLAIMS.md:
     R = x*ACC + y*f(LAT), f(LAT) = log_T(1.5T - LAT) while 1.5T - LAT > 1, else 0."""
@@ -109,7 +120,7 @@ def proposed_reward(acc: Array, latency_ms: Array, target_ms: float = DEFAULT_TA
     return _out(x * a + y * latency_term(lat, target_ms), scalar)
 
 
-def tunas_abs_reward(acc: Array, latency_ms: Array, target_ms: float, beta: float) -> Array:
+def tunas_abs_reward(acc: Array, latency_ms: Array, target_ms: Target, beta: float) -> Array:
     """TuNAS absolute-value reward (Bender et al., CVPR 2020, eq. 3):
     R = ACC + beta * |LAT / T - 1|, beta < 0 penalising any distance from the target."""
     t = _check_target(target_ms)

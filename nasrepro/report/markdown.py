@@ -14,6 +14,7 @@ from nasrepro.claims.records import load_records
 from nasrepro.claims.references import load_papers
 from nasrepro.files import atomic_write_text
 from nasrepro.paths import reports_dir
+from nasrepro.report import sensitivity
 from nasrepro.report.latency import section as latency_section
 
 TIER_ORDER = {"smoke": 0, "full": 1}
@@ -223,6 +224,7 @@ def render(records: Iterable[dict[str, Any]]) -> str:
                           tablefmt="github"))
     lines += _mutation_section()
     lines += latency_section()
+    lines += sensitivity.section(records)  # REWARD-SENS summary (extension)
     for paper in papers.values():
         once = _Once()
         lines += ["", f'<a id="paper-{paper.id.lower()}"></a>', "",

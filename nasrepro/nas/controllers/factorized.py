@@ -50,3 +50,9 @@ class FactorizedController(Controller):
     def sample(self, generator: torch.Generator) -> Sample:
         ops, log_prob, entropy = sample_categorical(self.logits, generator)
         return Sample(ops=ops, log_prob=log_prob.sum(-1), entropy=entropy.sum(-1))
+
+    def sample_many(self, generator: torch.Generator, k: int) -> Sample:
+        """k independent draws per seed: ops [S, k, 6], log_prob and entropy [S, k]."""
+        logits = self.logits.unsqueeze(1).expand(self.n_seeds, k, N_EDGES, N_OPS)
+        ops, log_prob, entropy = sample_categorical(logits, generator)
+        return Sample(ops=ops, log_prob=log_prob.sum(-1), entropy=entropy.sum(-1))

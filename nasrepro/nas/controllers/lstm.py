@@ -81,3 +81,34 @@ class LSTMController(Controller):
             x = self.embed[seed_idx, op]                                       # [S, H]
         return Sample(ops=torch.stack(ops, -1), log_prob=torch.stack(log_probs, -1).sum(-1),
                       entropy=torch.stack(entropies, -1).sum(-1))
+
+    def _cell_many(self, layer: int, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One LSTM cell step for k draws per seed: x, h, c [S, k, H] -> h, c [S, k, H]."""
+        z = torch.baddbmm(self.b[layer].unsqueeze(1), torch.cat([x, h], -1), self.w[layer])
+        i, f, g, o = z.chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+    def sample_many(self, generator: torch.Generator, k: int) -> Sample:
+        """k independent draws per seed from the current policy (ENAS-style updates average
+        several samples): ops [S, k, 6], log_prob and entropy [S, k]."""
+        s, h = self.n_seeds, self.hidden
+        zeros = self.start.new_zeros(s, k, h)
+        hs, cs = [zeros] * self.layers, [zeros] * self.layers
+        x = self.start.unsqueeze(1).expand(s, k, h)
+        ops, log_probs, entropies = [], [], []
+        seed_idx = torch.arange(s, device=x.device).unsqueeze(1)
+        for _ in range(N_EDGES):
+            for layer in range(self.layers):
+                hs[layer], cs[layer] = self._cell_many(layer, x, hs[layer], cs[layer])
+                x = hs[layer]
+            logits = torch.baddbmm(self.b_out.unsqueeze(1), x, self.w_out)   # [S, k, 5]
+            logits = self.tanh_constant * torch.tanh(logits / self.temperature)
+            op, lp, ent = sample_categorical(logits, generator)
+            ops.append(op)
+            log_probs.append(lp)
+            entropies.append(ent)
+            x = self.embed[seed_idx, op]                                       # [S, k, H]
+        return Sample(ops=torch.stack(ops, -1), log_prob=torch.stack(log_probs, -1).sum(-1),
+                      entropy=torch.stack(entropies, -1).sum(-1))

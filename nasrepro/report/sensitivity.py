@@ -1,0 +1,124 @@
+"""REWARD-SENS in the report: the per-cell table format of its record, the paragraph on
+where the paper's REWARD-4 numbers appear, and a summary section for REPORT.md.
+
+Everything here reads the record's per-cell table (CELL_TABLE), never an experiment: the
+paragraph and the heatmaps are regenerated from records alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+CLAIM = "REWARD-SENS"
+CELL_TABLE = "Sensitivity map, per cell"
+CELL_HEADERS = [
+    "setting", "source", "T", "T (ms)", "quantile of T", "P(proposed sooner)", "log-rank p",
+    "KM median settle, proposed", "KM median settle, MnasNet", "settled, proposed",
+    "settled, MnasNet", "speed-up (m-p)/m", "count [50,60) proposed",
+    "count [50,60) MnasNet", "count [60,70) proposed", "count [60,70) MnasNet",
+    "paper REWARD-4 met", "seeds", "lat block 1 (ms)", "lat block 20 proposed (ms)",
+    "lat block 20 MnasNet (ms)"]
+ALPHA = 0.05  # the significance level of REWARD-4's 'sooner' tolerance
+LIST_MAX = 12  # cells named in the paragraph; the rest are in the per-cell table
+
+
+def cell_rows(stats: dict[str, list[dict[str, Any]]]) -> list[list[Any]]:
+    """Rows of CELL_TABLE from reward_sensitivity.map_stats (None = KM median not reached)."""
+    rows = []
+    for setting, cells in stats.items():
+        for c in cells:
+            n = c["seeds"]
+            rows.append([
+                setting, c["source"], c["label"], round(c["target_ms"], 3),
+                round(c["quantile"], 3), round(c["p_sooner"], 4), float(f"{c['logrank_p']:.3g}"),
+                c["median"]["proposed"], c["median"]["mnasnet"],
+                f"{c['settled']['proposed']}/{n}", f"{c['settled']['mnasnet']}/{n}",
+                None if c["speedup"] is None else round(c["speedup"], 4),
+                c["counts"]["proposed"][0], c["counts"]["mnasnet"][0],
+                c["counts"]["proposed"][1], c["counts"]["mnasnet"][1],
+                bool(c["paper_met"]), n, round(c["lat_first"], 3),
+                round(c["lat_last"]["proposed"], 3), round(c["lat_last"]["mnasnet"], 3)])
+    return rows
+
+
+def cells_from_record(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The record's per-cell table as dicts keyed by CELL_HEADERS."""
+    for t in record.get("tables", []):
+        if t["title"].startswith(CELL_TABLE):
+            return [dict(zip(t["headers"], r, strict=True)) for r in t["rows"]]
+    raise ValueError(f"{record.get('claim')}: record has no table {CELL_TABLE!r}")
+
+
+def _where(c: dict[str, Any]) -> str:
+    return f"{c['source']} at T = {c['T']} ({c['T (ms)']:g} ms), {c['setting']}"
+
+
+def region_paragraph(cells: list[dict[str, Any]], paper_cell: tuple[str, str, str]) -> str:
+    """Where the paper's 4000 / 4750 and 15.8 % appear in the map, and where the direction
+    'proposed settles sooner' holds; paper_cell = (setting, source, T label) of REWARD-4/5."""
+    met = [c for c in cells if c["paper REWARD-4 met"]]
+    out = []
+    if met:
+        out.append(f"The paper's REWARD-4 numbers (KM median settling 4000 / 4750 within "
+                   f"±750 and speed-up 15.8 % within ±10 pp) are met in {len(met)} of "
+                   f"{len(cells)} cells: " + "; ".join(
+                       f"{_where(c)} (medians {c['KM median settle, proposed']:g} / "
+                       f"{c['KM median settle, MnasNet']:g}, speed-up "
+                       f"{c['speed-up (m-p)/m']:.1%})" for c in met[:LIST_MAX])
+                   + (f"; and {len(met) - LIST_MAX} more (the per-cell table)"
+                      if len(met) > LIST_MAX else "") + ".")
+    else:
+        both = [c for c in cells if c["KM median settle, proposed"] is not None
+                and c["KM median settle, MnasNet"] is not None]
+        out.append(f"The paper's REWARD-4 numbers (KM median settling 4000 / 4750 within ±750 "
+                   f"and speed-up 15.8 % within ±10 pp) are met in none of the {len(cells)} "
+                   f"cells; both rewards' KM medians are reached in {len(both)} of them")
+        if both:
+            near = sorted(both, key=lambda c: max(abs(c["KM median settle, proposed"] - 4000),
+                                                   abs(c["KM median settle, MnasNet"] - 4750)))
+            out[-1] += ("; the closest: " + "; ".join(
+                f"{_where(c)} (medians {c['KM median settle, proposed']:g} / "
+                f"{c['KM median settle, MnasNet']:g})" for c in near[:3]))
+        out[-1] += "."
+    speed = [c for c in cells if c["speed-up (m-p)/m"] is not None
+             and abs(c["speed-up (m-p)/m"] - 0.158) <= 0.1 and not c["paper REWARD-4 met"]]
+    if speed:
+        out.append(f"A speed-up within 15.8 % ± 10 pp without the paper's settling samples: "
+                   f"{len(speed)} cells.")
+    for setting in dict.fromkeys(c["setting"] for c in cells):
+        sc = [c for c in cells if c["setting"] == setting]
+        sig = [c for c in sc if c["P(proposed sooner)"] > 0.5 and c["log-rank p"] <= ALPHA]
+        rev = [c for c in sc if c["P(proposed sooner)"] < 0.5 and c["log-rank p"] > 1 - ALPHA]
+        ps = sorted(c["P(proposed sooner)"] for c in sc)
+        above = [c for c in sc if c["lat block 1 (ms)"] > c["T (ms)"]]
+        out.append(f"{setting}: proposed settles sooner (P > 0.5, one-sided log-rank p ≤ "
+                   f"{ALPHA:g}) in {len(sig)} of {len(sc)} cells, MnasNet sooner "
+                   f"(log-rank p ≥ {1 - ALPHA:g}) in {len(rev)}; P(proposed sooner) ranges "
+                   f"{ps[0]:.2f}–{ps[-1]:.2f} (median {ps[len(ps) // 2]:.2f}); the first "
+                   f"block's median latency is above T (a start like the paper's curves) in "
+                   f"{len(above)} cells.")
+    pc = [c for c in cells if (c["setting"], c["source"], c["T"]) == paper_cell]
+    if pc:
+        c = pc[0]
+        fmt = lambda v: "not reached" if v is None else f"{v:g}"  # noqa: E731
+        out.append(f"At REWARD-4/5's setting ({_where(c)}): P(proposed sooner) = "
+                   f"{c['P(proposed sooner)']:.2f} (log-rank p = {c['log-rank p']:.3g}), KM "
+                   f"median settling proposed {fmt(c['KM median settle, proposed'])}, MnasNet "
+                   f"{fmt(c['KM median settle, MnasNet'])} ({c['seeds']} seeds per reward).")
+    return " ".join(out)
+
+
+def section(records: Iterable[dict[str, Any]]) -> list[str]:
+    """A short REPORT.md section per REWARD-SENS record: the paragraph and the heatmaps
+    (the full record, with every cell, is in the REWARD paper's section)."""
+    out: list[str] = []
+    for r in records:
+        if r.get("claim") != CLAIM or r.get("verdict") == "NOT RUN":
+            continue
+        out += ["", f"## REWARD sensitivity map ({r['tier']})", "",
+                "Extension, not a claim of the paper (issue 15); details and every cell: "
+                f"[{CLAIM}](#{CLAIM.lower()}-{r['tier']}).", ""]
+        out += [n for n in r.get("notes", []) if n.startswith("Where the paper")]
+        out += [f"![{CLAIM} heatmap]({f})" for f in r.get("figures", [])]
+    return out
