@@ -36,6 +36,7 @@ import torch
 from nasrepro.claims import survival as sv
 from nasrepro.claims.references import claim_spec
 from nasrepro.claims.stats import mann_whitney_less
+from nasrepro.data import nb201, nb201_measured
 from nasrepro.data.nb201 import NB201Table, official_table_path
 from nasrepro.experiments import reward_search as rs
 from nasrepro.experiments.cache import cached
@@ -129,7 +130,12 @@ def sens_config(tier: str, device: str = "cpu", seeds: int | None = None) -> dic
     if seeds is not None:
         cfg["seeds"] = seeds
     if cfg["sources"] is None:
-        cfg["sources"] = all_sources(rs.table_for(rs.sources_for(())))
+        # every column of the shipped table, plus the `measure-latency` columns committed with
+        # the package (nasrepro/data/tables/): the map's config is then the same for every
+        # user of a checkout; a user's own column joins when placed there (config news)
+        committed = tuple(name for name, path in nb201_measured.measured_tables().items()
+                          if path.parent == nb201.TABLES_DIR)
+        cfg["sources"] = all_sources(rs.table_for(rs.sources_for(committed)))
     else:
         cfg["sources"] = rs.sources_for(tuple(cfg["sources"]))
     cfg["device"] = device
