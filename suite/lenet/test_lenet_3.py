@@ -29,7 +29,7 @@ def test_lenet_3_memory(claim):
     # deterministic (measured noise 0 bytes, docs/lenet.md), so its bands are tight
     for name, (value, what) in ours.items():
         ref = spec.value(name)
-        result.add(Measurement(name, value, paper=ref.value, source=ref.source,
+        result.add(Measurement(name, value, **ref.fields(),
                                tolerance=spec.tolerance(name),
                                band=0.05 if name.startswith("rss") else 0.01,
                                detail=f"{what}; {hardware(claim)}"))

@@ -17,8 +17,8 @@ def test_lenet_4_case8_does_not_learn(claim):
     train = curve(runs["8"], "train_acc")          # seeds x 10 checkpoints
     test = curve(runs["8"], "test_acc")
     ref = spec.value("max_train_acc")
-    result.add(Measurement("max_train_acc", train.max(axis=1), paper=ref.value,
-                           source=ref.source, tolerance=spec.tolerance("max_train_acc"),
+    result.add(Measurement("max_train_acc", train.max(axis=1), **ref.fields(),
+                           tolerance=spec.tolerance("max_train_acc"),
                            band=0.01, detail="max over checkpoints 100..1000 of the mean "
                                              "mini-batch accuracy of the last 100 iterations"))
     result.table("Case 8 per checkpoint (median over seeds)",

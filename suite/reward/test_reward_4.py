@@ -94,7 +94,7 @@ def test_reward_4_settling(claim):
     for r in ("proposed", "mnasnet"):
         result.add(Measurement(
             f"acc_rise/{r} (last - first block mean accuracy) [{where}]",
-            list(mets[r]["acc_rise"]), paper=0.0,
+            list(mets[r]["acc_rise"]), threshold=0.0,
             source="Lim & Kim 2022, Fig. 7: mean accuracy rises over the run",
             tolerance=tol_rise, unit="pp", band=0.5))
 
