@@ -65,7 +65,7 @@ def fig7_blocks(res: dict, cfg: dict, source: str, tier: str,
     from nasrepro.experiments.reward_search import REWARD_LABELS, block_means
 
     target = res["targets"][source]
-    fig, (ax_a, ax_l) = new_figure(1, 2, figsize=(11, 4.2))
+    fig, (ax_a, ax_l) = new_figure(1, 2, figsize=(11, 4.8))
     for r in rewards:
         key = f"{r}/{source}"
         if key not in res["groups"]:
@@ -88,7 +88,9 @@ def fig7_blocks(res: dict, cfg: dict, source: str, tier: str,
     ax_l.set_ylabel(f"mean latency per block (ms), {source}")
     for ax in (ax_a, ax_l):
         ax.set_xlabel(f"sample (end of {cfg['block']}-sample block)")
-    ax_l.legend(fontsize=7)
+    # one legend below both panels, so no curve is hidden behind it
+    handles, names = ax_l.get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=4, fontsize=7)
     n = cfg["seeds"]
     fig.suptitle(f"REWARD Fig. 7 (ours): median over {n} seeds, band: IQR over seeds; {source}")
     return save_figure(fig, name, tier)
