@@ -35,4 +35,4 @@ def save_figure(fig: Any, name: str, tier: str, dpi: int = 120) -> str:
     path = figures_dir() / f"{figure_name(name, tier)}.png"
     atomic_write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
     plt.close(fig)
-    return f"figures/{name}.png"
+    return f"figures/{path.name}"

@@ -228,11 +228,13 @@ def _baseline_lines(record: dict[str, Any]) -> list[str]:
     return out
 
 
-def factor_columns(rows: list[list[str]], headers: list[str], keep: int = 1
+def factor_columns(rows: list[list[str]], headers: list[str],
+                   factorable: tuple[str, ...] = ("tolerance", "detail")
                    ) -> tuple[list[list[str]], list[str], list[str]]:
-    """Columns (after the first `keep`) holding one value in every row of a table of 3+
-    rows, and a bracketed suffix shared by every first-column name, stated once instead:
-    returns (rows, headers, ['header: value', ...])."""
+    """Columns named in `factorable` holding one value in every row of a table of 3+ rows,
+    and a bracketed suffix shared by every first-column name, stated once instead:
+    returns (rows, headers, ['header value', ...]). The paper, ours and verdict columns
+    always stay."""
     if len(rows) < 3:
         return rows, headers, []
     common = []
@@ -240,7 +242,8 @@ def factor_columns(rows: list[list[str]], headers: list[str], keep: int = 1
     if suffix and all(r[0].endswith(suffix.group()) for r in rows):
         rows = [[r[0][: -len(suffix.group())], *r[1:]] for r in rows]
         common.append(f"{headers[0]}s on {suffix.group().strip()[1:-1]}")
-    same = [j for j in range(keep, len(headers)) if len({r[j] for r in rows}) == 1]
+    same = [j for j, h in enumerate(headers)
+            if h in factorable and len({r[j] for r in rows}) == 1]
     common += [f"{headers[j]} {rows[0][j]}" for j in same]
     keepj = [j for j in range(len(headers)) if j not in same]
     return [[r[j] for j in keepj] for r in rows], [headers[j] for j in keepj], common
@@ -259,7 +262,7 @@ def _measurement_block(record: dict[str, Any], once: _Once) -> list[str]:
         short = leading_sentences(v, RATIONALE_CHARS)
         more = f" … {_more_link(record, 'full rationale')}" if short != v else ""
         lines.append(f"- Tolerance {k}: {once.text(short, cid, tier)}{more}")
-    return [*out, "", *lines]
+    return [*out, "", f"Tolerances ({cid}):", *lines]
 
 
 def _notes_block(record: dict[str, Any], once: _Once) -> list[str]:
