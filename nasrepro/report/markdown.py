@@ -261,7 +261,7 @@ def _measurement_block(record: dict[str, Any], once: _Once) -> list[str]:
     for k, v in _rationales(record):
         short = leading_sentences(v, RATIONALE_CHARS)
         more = f" … {_more_link(record, 'full rationale')}" if short != v else ""
-        lines.append(f"- Tolerance {k}: {once.text(short, cid, tier)}{more}")
+        lines.append(f"- {k}: {once.text(short, cid, tier)}{more}")
     return [*out, "", f"Tolerances ({cid}):", *lines]
 
 
