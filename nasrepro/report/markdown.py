@@ -24,7 +24,7 @@ TIER_ORDER = {"smoke": 0, "full": 1}
 # markdown): a record table longer than INLINE_TABLE_CHARS, a claim's notes when together
 # longer than INLINE_NOTES_CHARS, and an interpretation beyond its first sentences up to
 # INTERPRETATION_CHARS (the full text is in the appendix).
-INLINE_TABLE_CHARS = 600
+INLINE_TABLE_CHARS = 500
 INLINE_NOTES_CHARS = 600
 INTERPRETATION_CHARS = 400
 RATIONALE_CHARS = 300
@@ -128,15 +128,18 @@ class _Once:
         self.first: dict[str, tuple[str, str]] = {}
 
     def text(self, para: str, claim: str, tier: str) -> str:
+        """`para` without what this paper already showed, links to where it did."""
+        body, links = self.parts(para, claim, tier)
+        return " ".join(x for x in (body, links) if x)
+
+    def parts(self, para: str, claim: str, tier: str) -> tuple[str, str]:
+        """(the new text of `para`, the link to what was shown before): a repeated paragraph
+        is all link; long sentences this paper already showed (shared protocol text) are
+        dropped and linked to where they first appeared."""
         key = para.strip()
         if key in self.first:
-            return f"(as in {_link(*self.first[key])})"
+            return "", f"(as in {_link(*self.first[key])})"
         self.first[key] = (claim, tier)
-        return self.sentences(para, claim, tier)
-
-    def sentences(self, para: str, claim: str, tier: str) -> str:
-        """Drop long sentences this paper already showed (shared protocol text), linking to
-        where they first appeared."""
         out, seen_in = [], set()
         for sent in re.split(r"(?<=[.;])\s+(?=[A-Z(])", para):
             key = "s:" + sent.strip()
@@ -147,7 +150,7 @@ class _Once:
                 self.first[key] = (claim, tier)
             out.append(sent)
         links = ", ".join(_link(c, t) for c, t in sorted(seen_in))
-        return " ".join(out) + (f" (shared protocol as in {links})" if links else "")
+        return " ".join(out), (f"(shared protocol as in {links})" if links else "")
 
 
 def is_inline(t: dict[str, Any]) -> bool:
@@ -203,29 +206,31 @@ def _claim_head(record: dict[str, Any], once: _Once) -> list[str]:
     para = f"**Claim.** {record.get('statement', '')}"
     text = record.get("interpretation", "")
     if text:
-        short = short_interpretation(text)
-        more = f" … {_more_link(record, 'full interpretation')}" if short != text else ""
-        para += f"\n**Interpretation.** {once.text(short, cid, tier)}{more}"
+        body, links = once.parts(text, cid, tier)  # shared protocol text: linked, not repeated
+        short = short_interpretation(body)
+        more = f"… {_more_link(record, 'full interpretation')}" if short != body else ""
+        para += "\n**Interpretation.** " + " ".join(x for x in (short, links, more) if x)
     out = [f'<a id="{anchor(cid, tier)}"></a>', "",
-           f"### {cid} — {record['verdict']} ({tier})", "", para]
+           f"### {cid} — {record['verdict']} ({tier}; baseline {_baseline_status(record)})",
+           "", para]
     if record.get("not_run_reason"):
         out += ["", f"**Not run ({cid}):** {once.text(record['not_run_reason'], cid, tier)}"]
     return out
 
 
+def _baseline_status(record: dict[str, Any]) -> str:
+    return record.get("baseline", {}).get("status", "unknown")
+
+
 def _baseline_lines(record: dict[str, Any]) -> list[str]:
+    """What the regression comparison found beyond its status (shown in the heading)."""
     base = record.get("baseline", {})
-    status = base.get("status", "unknown")
-    problems = base.get("problems") if status != "accepted" else None
-    key = (f", machine class {record.get('env', {}).get('machine_class', '?')}"
-           if record.get("hardware") == "dependent" else ", hardware-independent")
-    out = ["", f"Baseline of {record['claim']} ({record['tier']}{key}): **{status}**"
-           + (" — " + "; ".join(problems) if problems else "")]
-    out += [f"- {line}" for line in base.get("info", [])]
+    problems = base.get("problems") if _baseline_status(record) != "accepted" else None
+    out = [f"- {line}" for line in [*(problems or []), *base.get("info", [])]]
     if record.get("overrides"):
         out += [f"- **User overrides {record['overrides']}: not compared with the accepted "
                 "baseline.**"]
-    return out
+    return ["", f"Baseline comparison of {record['claim']}:", *out] if out else []
 
 
 def factor_columns(rows: list[list[str]], headers: list[str],
@@ -305,6 +310,8 @@ def _env_line(record: dict[str, Any], one_machine: bool = False) -> list[str]:
     names the one machine every record ran on)."""
     env = record.get("env", {})
     where = "" if one_machine else f"{machine(record)}, "
+    if record.get("hardware") == "dependent":  # its baseline is per machine class
+        where += f"machine class {env.get('machine_class', '?')}, "
     return ["", f"<sub>{record['claim']} ({record['tier']}): {where}git "
             f"{env.get('git_sha', '?')[:12]}, {record.get('duration_s', 0):.1f} s, "
             f"{record.get('finished_at', '')}</sub>", ""]
@@ -448,7 +455,7 @@ def _appendix_claim(r: dict[str, Any]) -> list[str]:
     (empty when it left nothing out)."""
     body = []
     text = r.get("interpretation", "")
-    if text and short_interpretation(text) != text:
+    if text and len(text) > INTERPRETATION_CHARS:  # the report may show less of it
         body += ["", f"**Interpretation.** {text}"]
     if _rationales_cut(r):
         body += ["", "Tolerances:", *[f"- {k}: {v}" for k, v in _rationales(r)]]
