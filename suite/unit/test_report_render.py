@@ -5,6 +5,8 @@ paragraph repeats, long material goes to a generated appendix; figures are named
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nasrepro.claims import ClaimResult, Measurement, Tolerance, Verdict
 from nasrepro.claims.records import build_record, write_record
@@ -150,3 +152,17 @@ def test_figures_are_named_per_tier(reports):
     assert (reports / smoke).is_file() and (reports / full).is_file()
     with pytest.raises(ConfigError, match="unknown tier 'nightly'"):
         figure_name("reward_fig3", "nightly")
+
+
+@given(st.lists(st.sampled_from(["Alpha beta.", "Gamma: delta", "(Eps) zeta;", "Eta theta",
+                                 "Iota kappa lambda mu nu xi omicron pi rho sigma."]),
+                min_size=1, max_size=30), st.integers(min_value=1, max_value=300))
+def test_leading_sentences_is_a_prefix_within_the_limit(parts, limit):
+    text = " ".join(parts)
+    out = markdown.leading_sentences(text, limit)
+    assert text.startswith(out) and out
+    if len(text) <= limit:
+        assert out == text
+    elif out != text:
+        first = re.split(r"(?<=[.;:])\s+(?=[A-Z(])", text)[0]
+        assert len(out) <= limit or out == first
