@@ -117,15 +117,16 @@ def anchor(claim: str, tier: str) -> str:
     return f"{claim.lower()}-{tier}"
 
 
-def _link(claim: str, tier: str) -> str:
-    return f"[{claim} ({tier})](#{anchor(claim, tier)})"
+def _link(claim: str, tier: str, prefix: str = "") -> str:
+    return f"[{claim} ({tier})]({prefix}#{anchor(claim, tier)})"
 
 
 class _Once:
     """Paragraphs already printed in this paper: a repeat becomes a link to the first."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
         self.first: dict[str, tuple[str, str]] = {}
+        self.prefix = prefix  # where the linked claims are: "" (this file) or a path
 
     def text(self, para: str, claim: str, tier: str) -> str:
         """`para` without what this paper already showed, links to where it did."""
@@ -138,7 +139,7 @@ class _Once:
         dropped and linked to where they first appeared."""
         key = para.strip()
         if key in self.first:
-            return "", f"(as in {_link(*self.first[key])})"
+            return "", f"(as in {_link(*self.first[key], self.prefix)})"
         self.first[key] = (claim, tier)
         out, seen_in = [], set()
         for sent in re.split(r"(?<=[.;])\s+(?=[A-Z(])", para):
@@ -149,7 +150,7 @@ class _Once:
             if len(sent) >= 80:
                 self.first[key] = (claim, tier)
             out.append(sent)
-        links = ", ".join(_link(c, t) for c, t in sorted(seen_in))
+        links = ", ".join(_link(c, t, self.prefix) for c, t in sorted(seen_in))
         return " ".join(out), (f"(shared protocol as in {links})" if links else "")
 
 
@@ -201,12 +202,12 @@ def _more_link(record: dict[str, Any], what: str) -> str:
 # ------------------------------------------------------------------- claim section parts
 
 
-def _claim_head(record: dict[str, Any], once: _Once) -> list[str]:
+def _claim_head(record: dict[str, Any], once: _Once, interp: _Once) -> list[str]:
     cid, tier = record["claim"], record["tier"]
     para = f"**Claim.** {record.get('statement', '')}"
     text = record.get("interpretation", "")
     if text:
-        body, links = once.parts(text, cid, tier)  # shared protocol text: linked, not repeated
+        body, links = interp.parts(text, cid, tier)  # shared protocol: linked, not repeated
         short = short_interpretation(body)
         more = f"… {_more_link(record, 'full interpretation')}" if short != body else ""
         para += "\n**Interpretation.** " + " ".join(x for x in (short, links, more) if x)
@@ -318,9 +319,11 @@ def _env_line(record: dict[str, Any], one_machine: bool = False) -> list[str]:
 
 
 def _claim_section(record: dict[str, Any], once: _Once | None = None,
-                   one_machine: bool = False) -> list[str]:
-    once = once or _Once()
-    return (_claim_head(record, once) + _baseline_lines(record)
+                   one_machine: bool = False, interp: _Once | None = None) -> list[str]:
+    """A claim's section; `once` and `interp` (interpretations) hold what its paper's
+    earlier claims already printed."""
+    once, interp = once or _Once(), interp or _Once()
+    return (_claim_head(record, once, interp) + _baseline_lines(record)
             + _measurement_block(record, once) + _notes_block(record, once)
             + _tables_block(record) + _figures_block(record)
             + _env_line(record, one_machine))
@@ -409,7 +412,7 @@ def render_mutants_appendix() -> str | None:
 
 def _paper_section(paper: Any, by_claim: dict[str, list[dict[str, Any]]],
                    one_machine: bool = False) -> list[str]:
-    once = _Once()
+    once, interp = _Once(), _Once()
     out = ["", f'<a id="paper-{paper.id.lower()}"></a>', "",
            f"## {paper.id}: {paper.title}", "", f"*{paper.citation}*", ""]
     for cid, spec in paper.claims.items():
@@ -420,7 +423,7 @@ def _paper_section(paper: Any, by_claim: dict[str, list[dict[str, Any]]],
                                          else f"run `nasrepro run --claim {cid}`."), ""]
             continue
         for r in recs:
-            out += _claim_section(r, once, one_machine)
+            out += _claim_section(r, once, one_machine, interp)
     return out
 
 
@@ -450,13 +453,16 @@ def render(records: Iterable[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _appendix_claim(r: dict[str, Any]) -> list[str]:
-    """A claim's appendix part: full interpretation, notes and tables the report left out
-    (empty when it left nothing out)."""
+def _appendix_claim(r: dict[str, Any], interp: _Once) -> list[str]:
+    """A claim's appendix part: the interpretation, rationales, notes and tables the report
+    cut or left out (empty when it left nothing out). `interp` sees the interpretations in
+    the report's order, so the shared text is left out and linked the same way."""
     body = []
     text = r.get("interpretation", "")
-    if text and len(text) > INTERPRETATION_CHARS:  # the report may show less of it
-        body += ["", f"**Interpretation.** {text}"]
+    if text:
+        own, links = interp.parts(text, r["claim"], r["tier"])
+        if short_interpretation(own) != own:
+            body += ["", "**Interpretation.** " + " ".join(x for x in (own, links) if x)]
     if _rationales_cut(r):
         body += ["", "Tolerances:", *[f"- {k}: {v}" for k, v in _rationales(r)]]
     if r.get("notes") and not notes_inline(r):
@@ -471,15 +477,27 @@ def _appendix_claim(r: dict[str, Any]) -> list[str]:
             back, *body]
 
 
+def _in_report_order(records: Iterable[dict[str, Any]]
+                     ) -> Iterable[tuple[Any, dict[str, Any]]]:
+    """(paper, record) in the order the report prints them."""
+    by_claim = _by_claim(_sorted(records))
+    for paper in load_papers().values():
+        for cid in paper.claims:
+            for r in by_claim.get(cid, []):
+                yield paper, r
+
+
 def render_appendices(records: Iterable[dict[str, Any]]) -> dict[str, str]:
     """Per paper ID, the appendix text: what the report leaves out of each claim (long
-    interpretations, notes, tables), from the same records (papers with none are absent)."""
+    interpretations, rationales, notes, tables), from the same records (papers with none
+    are absent)."""
     out: dict[str, list[str]] = {}
-    for r in _sorted(records):
-        part = _appendix_claim(r)
+    interps: dict[str, _Once] = {}
+    for paper, r in _in_report_order(records):
+        part = _appendix_claim(r, interps.setdefault(paper.id, _Once("../REPORT.md")))
         if part:
-            out.setdefault(r["paper"], [
-                f"# {r['paper']} appendix", "", "What [REPORT.md](../REPORT.md) leaves out of "
+            out.setdefault(paper.id, [
+                f"# {paper.id} appendix", "", "What [REPORT.md](../REPORT.md) leaves out of "
                 "each claim (full interpretations, long notes and tables), generated from the "
                 "same result records."]).extend(part)
     return {p: "\n".join(lines) + "\n" for p, lines in out.items()}
