@@ -31,6 +31,9 @@ class Measurement:
     `band` is the regression band against the accepted baseline (absolute, on the
     central value); None means the quantity is not regression-checked (e.g. wall time on
     unknown hardware). `verdict` is computed from the tolerance unless given.
+    `paper` is the paper's own number (None when it prints none); `threshold`, when set, is
+    the claim's bound the tolerance is checked against instead (e.g. 'difference >= 0'),
+    so the report never shows a threshold as if the paper had printed it.
     """
 
     name: str
@@ -43,6 +46,11 @@ class Measurement:
     p_value: float | None = None
     verdict: Verdict | None = None
     detail: str = ""
+    threshold: float | None = None
+
+    def reference(self) -> float | None:
+        """What the tolerance compares with: the claim's threshold if set, else the paper's."""
+        return self.threshold if self.threshold is not None else self.paper
 
     def center(self) -> float | None:
         """Our central value: the value itself, or the median over seeds."""
@@ -70,7 +78,7 @@ class Measurement:
             raise ConfigError(f"measurement {self.name!r}: give a tolerance or a verdict")
         spread = self.spread()
         std = spread["std"] if spread else None
-        verdict, detail = self.tolerance.check(self.center(), self.paper, std=std,
+        verdict, detail = self.tolerance.check(self.center(), self.reference(), std=std,
                                                p_value=self.p_value)
         self.verdict = verdict
         self.detail = f"{self.detail}; {detail}" if self.detail else detail
@@ -86,6 +94,7 @@ class Measurement:
             "center": self.center(),
             "spread": self.spread(),
             "paper": self.paper,
+            "threshold": self.threshold,
             "source": self.source,
             "tolerance": self.tolerance.to_dict() if self.tolerance else None,
             "unit": self.unit,

@@ -7,7 +7,11 @@ One JSON file per paper:
    "claims": {"REWARD-1": {"statement", "interpretation", "tiers": {"smoke": .., "full": ..},
                           "test": "suite/reward/test_reward_1.py",
                           "tolerances": {"name": {kind, value, rationale}},
-                          "values": {"key": {"value": 0.84334, "source": "Table 1, case a, ..."}}}}}
+                          "values": {"key": {"value": 0.84334, "source": "Table 1, case a, ...",
+                                     "threshold": false}}}}}
+                          (threshold true: the value is the claim's bound, e.g. 'stays
+                          below 0.1', not a number the paper prints; the report's paper
+                          column then shows '—')
 """
 
 from __future__ import annotations
@@ -30,6 +34,12 @@ class PaperValue:
     key: str
     value: float
     source: str
+    threshold: bool = False  # True: a bound of the claim (ours), not a number the paper prints
+
+    def fields(self) -> dict[str, Any]:
+        """Measurement keywords: `paper` (None for a threshold), `threshold`, `source`."""
+        return {"paper": None if self.threshold else self.value,
+                "threshold": self.value if self.threshold else None, "source": self.source}
 
 
 @dataclass
@@ -87,7 +97,8 @@ def _parse_paper(path: Path) -> Paper:
         default_hw = raw.get("hardware", "independent")
         claims = {}
         for cid, c in raw["claims"].items():
-            values = {k: PaperValue(k, float(v["value"]), v["source"])
+            values = {k: PaperValue(k, float(v["value"]), v["source"],
+                                     bool(v.get("threshold", False)))
                       for k, v in c.get("values", {}).items()}
             tols = {k: Tolerance.from_dict(t) for k, t in c.get("tolerances", {}).items()}
             claims[cid] = ClaimSpec(

@@ -54,8 +54,9 @@ class Tolerance:
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
-    def describe(self) -> str:
-        """Short human form for the report, e.g. '±1e-04 (abs)'."""
+    def describe(self, reference: str = "paper") -> str:
+        """Short human form for the report, e.g. '±1e-04 (abs)'; `reference` names what the
+        bound is relative to (e.g. 'threshold 0' when a claim's threshold is checked)."""
         if self.kind == "absolute":
             return f"±{self.value:g} (abs)"
         if self.kind == "relative":
@@ -66,10 +67,10 @@ class Tolerance:
         if self.kind == "one_sided":
             return f"one-sided test, α={self.value:g}"
         if self.kind == "at_most":
-            return f"≤ paper + {self.value:g}"
+            return f"≤ {reference} + {self.value:g}"
         if self.kind == "no_difference":
             return f"no difference at α={self.value:g} (two-sided test)"
-        return f"≥ paper − {self.value:g}"
+        return f"≥ {reference} − {self.value:g}"
 
     def check(self, ours: float, paper: float | None = None, *, std: float | None = None,
               p_value: float | None = None) -> tuple[Verdict, str]:

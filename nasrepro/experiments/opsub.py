@@ -613,17 +613,20 @@ def stored_result(tier: str, device: str, seeds: int | None) -> dict[str, Any]:
 
 
 def measurement(r: dict[str, Any], name: str, value: float, paper: float, source: str,
-                tolerance: Any, diff: bool, detail: str = "") -> Any:
+                tolerance: Any, diff: bool, detail: str = "",
+                threshold: float | None = None) -> Any:
     """A Measurement of this tier: smoke -> verdict NOT RUN (scale too small), banded
-    against our accepted smoke baseline; full -> judged by the tolerance."""
+    against our accepted smoke baseline; full -> judged by the tolerance (against
+    `threshold` when the claim sets one, e.g. 'difference >= 0', else against `paper`)."""
     from nasrepro.claims import Measurement
     from nasrepro.claims.verdicts import Verdict
 
     smoke = r["tier"] == "smoke"
     band = (SMOKE_BAND_DIFF if diff else SMOKE_BAND_CELL) if smoke else (
         FULL_BAND_DIFF if diff else FULL_BAND_CELL)
-    return Measurement(name, round(value, 4), paper=paper, source=source, tolerance=tolerance,
-                       unit="pp" if diff else "%", band=band,
+    return Measurement(name, round(value, 4), paper=None if paper is None else round(paper, 4),
+                       source=source, tolerance=tolerance,
+                       threshold=threshold, unit="pp" if diff else "%", band=band,
                        verdict=Verdict.NOT_RUN if smoke else None,
                        detail="; ".join(x for x in (
                            source if source.startswith("claim threshold") else "", detail,

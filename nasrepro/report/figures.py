@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from nasrepro.claims.session import TIERS
+from nasrepro.errors import ConfigError
 from nasrepro.files import atomic_write_with
 from nasrepro.paths import figures_dir
 
@@ -19,10 +21,18 @@ def new_figure(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
     return plt.subplots(*args, **kwargs)
 
 
-def save_figure(fig: Any, name: str, dpi: int = 120) -> str:
-    """Write `fig` as reports/figures/<name>.png atomically; return the path relative to
-    reports/ (what records store and REPORT.md links)."""
-    path = figures_dir() / f"{name}.png"
+def figure_name(name: str, tier: str) -> str:
+    """The file stem of a figure of one tier: '<name>_<tier>', so a smoke run never
+    overwrites the figure of a full run (or the reverse)."""
+    if tier not in TIERS:
+        raise ConfigError(f"figure {name!r}: unknown tier {tier!r}; use one of {TIERS}")
+    return f"{name}_{tier}"
+
+
+def save_figure(fig: Any, name: str, tier: str, dpi: int = 120) -> str:
+    """Write `fig` as reports/figures/<name>_<tier>.png atomically; return the path relative
+    to reports/ (what records store and REPORT.md links)."""
+    path = figures_dir() / f"{figure_name(name, tier)}.png"
     atomic_write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
     plt.close(fig)
-    return f"figures/{name}.png"
+    return f"figures/{path.name}"

@@ -10,7 +10,7 @@ from nasrepro.report.figures import new_figure, save_figure
 
 
 def blocks_figure(results: dict[str, dict[str, Any]], cfg: dict[str, Any], source: str,
-                  labels: dict[str, str], name: str = "gcnas_blocks") -> str:
+                  labels: dict[str, str], tier: str, name: str = "gcnas_blocks") -> str:
     """Rows: mean accuracy and mean latency per 250-sample block; columns: rewards.
     Each controller: median over its seeds with the IQR as a band; T marked."""
     from nasrepro.experiments.reward_search import block_means
@@ -42,13 +42,15 @@ def blocks_figure(results: dict[str, dict[str, Any]], cfg: dict[str, Any], sourc
         ax_a.set_ylabel("mean test accuracy per block (%)")
         ax_l.set_ylabel("mean latency per block (ms)")
         ax_l.set_xlabel(f"sample (end of {cfg['block']}-sample block)")
-    axes[1, -1].legend(fontsize=7, loc="best")
+    # one legend for all panels, below them, so no curve is hidden behind it
+    handles, names = axes[1, -1].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=4, fontsize=8)
     fig.suptitle("GC-NAS vs RNN, NB201 REINFORCE, random search, evolution: "
-                 "median over seeds, IQR band")
-    return save_figure(fig, name)
+                 "median over seeds (n in legend), band: IQR over seeds")
+    return save_figure(fig, name, tier)
 
 
-def km_feasibility_figure(curves: dict[str, dict[str, dict]], horizon: float,
+def km_feasibility_figure(curves: dict[str, dict[str, dict]], horizon: float, tier: str,
                           name: str = "gcnas_km_feasible") -> str:
     """GCNAS-1: Kaplan-Meier fraction of runs that reached a feasible block (mean latency
     <= T) by sample n, every controller (lines), one panel per reward.
@@ -72,4 +74,4 @@ def km_feasibility_figure(curves: dict[str, dict[str, dict]], horizon: float,
     axes[0, -1].legend(fontsize=7, loc="lower right")
     fig.suptitle("GCNAS-1 (ours): Kaplan-Meier estimate of samples to the first feasible "
                  f"block; runs never feasible are censored at {horizon:g}")
-    return save_figure(fig, name)
+    return save_figure(fig, name, tier)

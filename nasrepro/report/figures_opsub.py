@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from nasrepro.report.figures import new_figure, save_figure
 
@@ -15,7 +16,7 @@ def _smooth(y: np.ndarray, k: int) -> np.ndarray:
     return np.convolve(y, np.ones(k) / k, mode="valid")
 
 
-def distillation_curves(result: dict[str, Any], name: str) -> str:
+def distillation_curves(result: dict[str, Any], tier: str, name: str = "opsub_distill") -> str:
     """One panel per paper position: MSE / Var(target) per step for each candidate (moving
     average), identity as a horizontal line. Returns the figure's report path."""
     pos_map = result["positions"]
@@ -36,10 +37,11 @@ def distillation_curves(result: dict[str, Any], name: str) -> str:
             ax.plot(np.arange(len(y)) + k // 2, y, label=cand)
         ax.set_title(f"paper position {pp} (block {p})")
         ax.set_xlabel("distillation step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     np.atleast_1d(axes)[0].set_ylabel("MSE / Var(block output)")
     fig.suptitle(f"OPSUB: LANA block distillation loss, {result['network']} "
                  f"({result['tier']} tier)", fontsize=10)
-    return save_figure(fig, name)
+    return save_figure(fig, name, tier)

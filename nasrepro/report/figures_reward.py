@@ -6,7 +6,7 @@ from nasrepro.experiments.reward import T, reward_curves
 from nasrepro.report.figures import new_figure, save_figure
 
 
-def fig3_reward_vs_latency(acc: float = 0.5) -> str:
+def fig3_reward_vs_latency(tier: str, acc: float = 0.5) -> str:
     """Fig. 3: MnasNet and proposed rewards against latency at ACC = 0.5, T marked."""
     c = reward_curves(acc)
     fig, ax = new_figure(figsize=(6, 4))
@@ -18,10 +18,11 @@ def fig3_reward_vs_latency(acc: float = 0.5) -> str:
     ax.set_ylabel(f"reward at ACC = {acc:g}")
     ax.set_title("REWARD Fig. 3 (ours): reward vs latency")
     ax.legend(fontsize=8)
-    return save_figure(fig, "reward_fig3")
+    return save_figure(fig, "reward_fig3", tier)
 
 
-def fig6_heatmaps(res: dict, source: str, rewards: tuple[str, ...] = ("mnasnet", "proposed"),
+def fig6_heatmaps(res: dict, source: str, tier: str,
+                  rewards: tuple[str, ...] = ("mnasnet", "proposed"),
                   name: str = "reward_fig6") -> str:
     """Fig. 6: counts of sampled architectures by accuracy x latency for each reward
     (all 5000 samples of every seed pooled, shown as the mean count per search), with the
@@ -49,20 +50,22 @@ def fig6_heatmaps(res: dict, source: str, rewards: tuple[str, ...] = ("mnasnet",
         ax.legend(loc="upper left", fontsize=8)
     np.atleast_1d(axes)[0].set_ylabel(f"latency (ms), {source}")
     fig.suptitle(f"REWARD Fig. 6 (ours): accuracy × latency of sampled cells, {source}")
-    return save_figure(fig, name)
+    return save_figure(fig, name, tier)
 
 
-def fig7_blocks(res: dict, cfg: dict, source: str,
+def fig7_blocks(res: dict, cfg: dict, source: str, tier: str,
+                paper: dict[str, float] | None = None,
                 rewards: tuple[str, ...] = ("mnasnet", "proposed", "mnasnet_hard", "tunas_abs"),
                 name: str = "reward_fig7") -> str:
     """Fig. 7: mean accuracy and mean latency per block of samples (median over seeds,
-    IQR band) for each reward, with T marked on the latency panel."""
+    IQR band) for each reward, with T and the paper's settling samples (`paper`, reward ->
+    sample, e.g. 4000 / 4750) marked on the latency panel."""
     import numpy as np
 
     from nasrepro.experiments.reward_search import REWARD_LABELS, block_means
 
     target = res["targets"][source]
-    fig, (ax_a, ax_l) = new_figure(1, 2, figsize=(11, 4.2))
+    fig, (ax_a, ax_l) = new_figure(1, 2, figsize=(11, 4.8))
     for r in rewards:
         key = f"{r}/{source}"
         if key not in res["groups"]:
@@ -77,18 +80,24 @@ def fig7_blocks(res: dict, cfg: dict, source: str,
             (line,) = ax.plot(x, med, label=REWARD_LABELS.get(r, r), **style)
             ax.fill_between(x, q1, q3, color=line.get_color(), alpha=0.12 if extra else 0.25)
     ax_l.axhline(target, color="k", ls="--", lw=1, label=f"T = {target:.2f} ms")
+    colors = {line.get_label(): line.get_color() for line in ax_l.get_lines()}
+    for r, n in (paper or {}).items():
+        ax_l.axvline(n, color=colors.get(REWARD_LABELS.get(r, r), "grey"), ls=":", lw=1.4,
+                     label=f"paper: {REWARD_LABELS.get(r, r).split(' (')[0]} settles from {n:g}")
     ax_a.set_ylabel("mean accuracy per block (%)")
     ax_l.set_ylabel(f"mean latency per block (ms), {source}")
     for ax in (ax_a, ax_l):
         ax.set_xlabel(f"sample (end of {cfg['block']}-sample block)")
-    ax_l.legend(fontsize=7)
+    # one legend below both panels, so no curve is hidden behind it
+    handles, names = ax_l.get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=4, fontsize=7)
     n = cfg["seeds"]
-    fig.suptitle(f"REWARD Fig. 7 (ours): median over {n} seeds, IQR band; {source}")
-    return save_figure(fig, name)
+    fig.suptitle(f"REWARD Fig. 7 (ours): median over {n} seeds, band: IQR over seeds; {source}")
+    return save_figure(fig, name, tier)
 
 
 def km_settle_figure(curves: dict[str, dict[str, dict]], horizon: float,
-                     paper: dict[str, float], name: str = "reward_km_settle") -> str:
+                     paper: dict[str, float], tier: str, name: str = "reward_km_settle") -> str:
     """REWARD-4: Kaplan-Meier fraction of runs settled (<= T from then on) by sample n,
     per reward (lines) and latency source (panels), the paper's settling samples marked.
 
@@ -117,4 +126,4 @@ def km_settle_figure(curves: dict[str, dict[str, dict]], horizon: float,
     axes[0, -1].legend(fontsize=7, loc="upper left")
     fig.suptitle("REWARD-4 (ours): Kaplan-Meier estimate of the settling sample; runs that "
                  f"never settle are censored at {horizon:g}")
-    return save_figure(fig, name)
+    return save_figure(fig, name, tier)

@@ -1,4 +1,10 @@
-"""Render reports/REPORT.md from the result records (never re-running an experiment)."""
+"""Render reports/REPORT.md from the result records (never re-running an experiment).
+
+One function per section (header, summary, mutation testing, paper, claim and its parts), so
+a new section is one more function called from `render`. Large record tables go to a
+per-paper appendix (reports/appendix/<PAPER>.md), written from the same records by
+`write_report`, and the claim links to them.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 from nasrepro.claims.records import load_records
 from nasrepro.claims.references import load_papers
 from nasrepro.files import atomic_write_text
@@ -18,6 +22,16 @@ from nasrepro.report import sensitivity
 from nasrepro.report.latency import section as latency_section
 
 TIER_ORDER = {"smoke": 0, "full": 1}
+# What goes to the paper's appendix instead of the report (sizes in characters of
+# markdown): a record table longer than INLINE_TABLE_CHARS, a claim's notes when together
+# longer than INLINE_NOTES_CHARS, and an interpretation beyond its first sentences up to
+# INTERPRETATION_CHARS (the full text is in the appendix).
+INLINE_TABLE_CHARS = 500
+INLINE_NOTES_CHARS = 600
+INTERPRETATION_CHARS = 400
+RATIONALE_CHARS = 300
+APPENDIX_DIR = "appendix"
+MUTANTS_APPENDIX = f"{APPENDIX_DIR}/mutants.md"
 
 
 def fmt(x: Any, digits: int = 6) -> str:
@@ -48,30 +62,47 @@ def fmt_ours(m: dict[str, Any]) -> str:
     return "not run" if m.get("verdict") in (None, "NOT RUN") else "no value (see detail)"
 
 
+def fmt_paper(m: dict[str, Any]) -> str:
+    """The paper column: the paper's own number, or '—' when it prints none (a claim's
+    threshold is shown in the tolerance column instead)."""
+    return fmt(m.get("paper"))
+
+
 def _md(cell: Any) -> str:
     """A table cell with markdown's column separator escaped."""
     return str(cell).replace("|", "\\|").replace("\n", " ")
 
 
-def _table(rows: list[list[Any]], headers: list[str]) -> str:
-    return tabulate([[_md(c) for c in r] for r in rows], headers=[_md(h) for h in headers],
-                    tablefmt="github", disable_numparse=True)
+def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A compact GitHub markdown table (no column padding: padding doubled the report)."""
+    lines = ["| " + " | ".join(_md(h) for h in headers) + " |",
+             "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_md(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
 
 
-def _measurement_table(record: dict[str, Any]) -> str:
-    rows = []
-    for m in record["measurements"]:
-        tol = m.get("tolerance")
-        rows.append([m["name"], fmt(m.get("paper")), fmt_ours(m),
-                     _describe(tol) if tol else "—", m.get("verdict") or "—",
-                     m.get("detail", "")])
-    return _table(rows, ["measurement", "paper", "ours", "tolerance", "verdict", "detail"])
+_table = table  # the name other report modules used
 
 
-def _describe(tol: dict[str, Any]) -> str:
+def _describe(tol: dict[str, Any], threshold: float | None = None) -> str:
     from nasrepro.claims.tolerances import Tolerance
 
-    return Tolerance.from_dict(tol).describe()
+    ref = "paper" if threshold is None else f"threshold {fmt(threshold)}"
+    return Tolerance.from_dict(tol).describe(ref)
+
+
+def _tolerance_cell(m: dict[str, Any]) -> str:
+    tol = m.get("tolerance")
+    return _describe(tol, m.get("threshold")) if tol else "—"
+
+
+def measurement_rows(record: dict[str, Any]) -> list[list[str]]:
+    """The measurement table's rows: name, paper, ours, tolerance, verdict, detail."""
+    return [[m["name"], fmt_paper(m), fmt_ours(m), _tolerance_cell(m),
+             m.get("verdict") or "—", m.get("detail", "")] for m in record["measurements"]]
+
+
+MEASUREMENT_HEADERS = ["measurement", "paper", "ours", "tolerance", "verdict", "detail"]
 
 
 def _rationales(record: dict[str, Any]) -> list[tuple[str, str]]:
@@ -79,7 +110,7 @@ def _rationales(record: dict[str, Any]) -> list[tuple[str, str]]:
     for m in record["measurements"]:
         tol = m.get("tolerance")
         if tol:
-            seen.setdefault(_describe(tol), tol["rationale"])
+            seen.setdefault(_describe(tol, m.get("threshold")), tol["rationale"])
     return list(seen.items())
 
 
@@ -88,23 +119,30 @@ def anchor(claim: str, tier: str) -> str:
     return f"{claim.lower()}-{tier}"
 
 
+def _link(claim: str, tier: str, prefix: str = "") -> str:
+    return f"[{claim} ({tier})]({prefix}#{anchor(claim, tier)})"
+
+
 class _Once:
     """Paragraphs already printed in this paper: a repeat becomes a link to the first."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
         self.first: dict[str, tuple[str, str]] = {}
+        self.prefix = prefix  # where the linked claims are: "" (this file) or a path
 
     def text(self, para: str, claim: str, tier: str) -> str:
+        """`para` without what this paper already showed, links to where it did."""
+        body, links = self.parts(para, claim, tier)
+        return " ".join(x for x in (body, links) if x)
+
+    def parts(self, para: str, claim: str, tier: str) -> tuple[str, str]:
+        """(the new text of `para`, the link to what was shown before): a repeated paragraph
+        is all link; long sentences this paper already showed (shared protocol text) are
+        dropped and linked to where they first appeared."""
         key = para.strip()
         if key in self.first:
-            c, t = self.first[key]
-            return f"(as in [{c} ({t})](#{anchor(c, t)}))"
+            return "", f"(as in {_link(*self.first[key], self.prefix)})"
         self.first[key] = (claim, tier)
-        return self.sentences(para, claim, tier)
-
-    def sentences(self, para: str, claim: str, tier: str) -> str:
-        """Drop long sentences this paper already showed (shared protocol text), linking to
-        where they first appeared."""
         out, seen_in = [], set()
         for sent in re.split(r"(?<=[.;])\s+(?=[A-Z(])", para):
             key = "s:" + sent.strip()
@@ -114,48 +152,186 @@ class _Once:
             if len(sent) >= 80:
                 self.first[key] = (claim, tier)
             out.append(sent)
-        links = ", ".join(f"[{c} ({t})](#{anchor(c, t)})" for c, t in sorted(seen_in))
-        return " ".join(out) + (f" (shared protocol as in {links})" if links else "")
+        links = ", ".join(_link(c, t, self.prefix) for c, t in sorted(seen_in))
+        return " ".join(out), (f"(shared protocol as in {links})" if links else "")
 
 
-def _claim_section(record: dict[str, Any], once: _Once | None = None) -> list[str]:
-    once = once or _Once()
+def is_inline(t: dict[str, Any]) -> bool:
+    """Whether a record table is short enough for the report (else: the appendix)."""
+    return len(table(t["rows"], t["headers"])) <= INLINE_TABLE_CHARS
+
+
+def notes_inline(record: dict[str, Any]) -> bool:
+    """Whether a claim's notes are short enough for the report (else: the appendix)."""
+    return sum(len(n) for n in record.get("notes", [])) <= INLINE_NOTES_CHARS
+
+
+def leading_sentences(text: str, limit: int) -> str:
+    """The leading whole sentences of `text` within `limit` characters (at least the first
+    sentence); the text itself when it fits."""
+    if len(text) <= limit:
+        return text
+    out = ""
+    for sent in re.split(r"(?<=[.;:])\s+(?=[A-Z(])", text):
+        if out and len(out) + len(sent) + 1 > limit:
+            break
+        out = f"{out} {sent}".strip()
+    return out
+
+
+def short_interpretation(text: str) -> str:
+    """An interpretation as the report shows it (the appendix has the rest)."""
+    return leading_sentences(text, INTERPRETATION_CHARS)
+
+
+def _rationales_cut(record: dict[str, Any]) -> bool:
+    return any(leading_sentences(v, RATIONALE_CHARS) != v for _, v in _rationales(record))
+
+
+def appendix_path(paper: str) -> str:
+    """The appendix of a paper, relative to reports/ (as REPORT.md links it)."""
+    return f"{APPENDIX_DIR}/{paper}.md"
+
+
+def _more_anchor(record: dict[str, Any]) -> str:
+    return f"{anchor(record['claim'], record['tier'])}-more"
+
+
+def _more_link(record: dict[str, Any], what: str) -> str:
+    return f"[{what}]({appendix_path(record['paper'])}#{_more_anchor(record)})"
+
+
+# ------------------------------------------------------------------- claim section parts
+
+
+def _claim_head(record: dict[str, Any], once: _Once, interp: _Once) -> list[str]:
     cid, tier = record["claim"], record["tier"]
+    para = f"**Claim.** {record.get('statement', '')}"
+    text = record.get("interpretation", "")
+    if text:
+        body, links = interp.parts(text, cid, tier)  # shared protocol: linked, not repeated
+        short = short_interpretation(body)
+        more = f"… {_more_link(record, 'full interpretation')}" if short != body else ""
+        para += "\n**Interpretation.** " + " ".join(x for x in (short, links, more) if x)
     out = [f'<a id="{anchor(cid, tier)}"></a>', "",
-           f"### {cid} — {record['verdict']} ({tier})", ""]
-    out.append(f"**Claim.** {record.get('statement', '')}")
-    if record.get("interpretation"):
-        out.append("")
-        out.append(f"**Interpretation.** {once.text(record['interpretation'], cid, tier)}")
+           f"### {cid} — {record['verdict']} ({tier}; baseline {_baseline_status(record)})",
+           "", para]
     if record.get("not_run_reason"):
-        out += ["", f"**Not run:** {record['not_run_reason']}"]
+        out += ["", f"**Not run ({cid}):** {once.text(record['not_run_reason'], cid, tier)}"]
+    return out
+
+
+def _baseline_status(record: dict[str, Any]) -> str:
+    return record.get("baseline", {}).get("status", "unknown")
+
+
+def _baseline_lines(record: dict[str, Any]) -> list[str]:
+    """What the regression comparison found beyond its status (shown in the heading)."""
     base = record.get("baseline", {})
-    status = base.get("status", "unknown")
-    problems = base.get("problems") if status != "accepted" else None
-    key = (f", machine class {record.get('env', {}).get('machine_class', '?')}"
-           if record.get("hardware") == "dependent" else ", hardware-independent")
-    out += ["", f"Baseline ({record['tier']}{key}): **{status}**"
-            + (" — " + "; ".join(problems) if problems else "")]
-    out += [f"- {line}" for line in base.get("info", [])]
+    problems = base.get("problems") if _baseline_status(record) != "accepted" else None
+    out = [f"- {line}" for line in [*(problems or []), *base.get("info", [])]]
     if record.get("overrides"):
         out += [f"- **User overrides {record['overrides']}: not compared with the accepted "
                 "baseline.**"]
-    if record["measurements"]:
-        out += ["", _measurement_table(record)]
-        out += ["", *[f"- Tolerance {k}: {once.text(v, cid, tier)}"
-                      for k, v in _rationales(record)]]
-    if record.get("notes"):
-        out += ["", "Notes:", *[f"- {once.text(n, cid, tier)}" for n in record["notes"]]]
+    return ["", f"Baseline comparison of {record['claim']}:", *out] if out else []
+
+
+def factor_columns(rows: list[list[str]], headers: list[str],
+                   factorable: tuple[str, ...] = ("tolerance", "detail")
+                   ) -> tuple[list[list[str]], list[str], list[str]]:
+    """Columns named in `factorable` holding one value in every row of a table of 3+ rows,
+    and a bracketed suffix shared by every first-column name, stated once instead:
+    returns (rows, headers, ['header value', ...]). The paper, ours and verdict columns
+    always stay."""
+    if len(rows) < 3:
+        return rows, headers, []
+    common = []
+    suffix = re.search(r" \[[^\[\]]*\]$", rows[0][0])
+    if suffix and all(r[0].endswith(suffix.group()) for r in rows):
+        rows = [[r[0][: -len(suffix.group())], *r[1:]] for r in rows]
+        common.append(f"{headers[0]}s on {suffix.group().strip()[1:-1]}")
+    same = [j for j, h in enumerate(headers)
+            if h in factorable and len({r[j] for r in rows}) == 1]
+    common += [f"{headers[j]} {rows[0][j]}" for j in same]
+    keepj = [j for j in range(len(headers)) if j not in same]
+    return [[r[j] for j in keepj] for r in rows], [headers[j] for j in keepj], common
+
+
+def _measurement_block(record: dict[str, Any], once: _Once) -> list[str]:
+    if not record["measurements"]:
+        return []
+    cid, tier = record["claim"], record["tier"]
+    rows, headers, common = factor_columns(measurement_rows(record), MEASUREMENT_HEADERS)
+    out = ["", table(rows, headers)]
+    if common:
+        out += ["", f"Every row of {cid}: " + "; ".join(common) + "."]
+    lines = []
+    for k, v in _rationales(record):
+        short = leading_sentences(v, RATIONALE_CHARS)
+        more = f" … {_more_link(record, 'full rationale')}" if short != v else ""
+        lines.append(f"- {k}: {once.text(short, cid, tier)}{more}")
+    return [*out, "", f"Tolerances ({cid}):", *lines]
+
+
+def _notes_block(record: dict[str, Any], once: _Once) -> list[str]:
+    if not record.get("notes") or not notes_inline(record):
+        return []
+    cid, tier = record["claim"], record["tier"]
+    return ["", f"Notes ({cid}):", *[f"- {once.text(n, cid, tier)}" for n in record["notes"]]]
+
+
+def _tables_block(record: dict[str, Any]) -> list[str]:
+    out, moved = [], []
+    if record.get("notes") and not notes_inline(record):
+        moved.append(f"notes ({len(record['notes'])})")
     for t in record.get("tables", []):
-        out += ["", f"**{t['title']}**", "",
-                _table(t["rows"], t["headers"])]
-    for fig in record.get("figures", []):
-        out += ["", f"![{record['claim']} figure]({fig})"]
-    env = record.get("env", {})
-    out += ["", f"<sub>{env.get('device_name', '?')} ({env.get('device', '?')}), torch "
-            f"{env.get('torch', '?')}, git {env.get('git_sha', '?')[:12]}, "
-            f"{record.get('duration_s', 0):.1f} s, {record.get('finished_at', '')}</sub>", ""]
+        if is_inline(t):
+            out += ["", f"**{t['title']}**", "", table(t["rows"], t["headers"])]
+        else:
+            moved.append(f"table '{t['title'][:60].rstrip()}{'…' if len(t['title']) > 60 else ''}"
+                         f"' ({len(t['rows'])} rows)")
+    if moved:
+        out += ["", f"More on {record['claim']} in the {_more_link(record, 'appendix')}: "
+                + "; ".join(moved) + "."]
     return out
+
+
+def _figures_block(record: dict[str, Any]) -> list[str]:
+    return [line for fig in record.get("figures", [])
+            for line in ("", f"![{record['claim']} figure]({fig})")]
+
+
+def machine(record: dict[str, Any]) -> str:
+    """Where a record ran: device name and kind, torch version."""
+    env = record.get("env", {})
+    return (f"{env.get('device_name', '?')} ({env.get('device', '?')}), torch "
+            f"{env.get('torch', '?')}")
+
+
+def _env_line(record: dict[str, Any], one_machine: bool = False) -> list[str]:
+    """The record's footer: git, duration, finish time (and the machine unless the header
+    names the one machine every record ran on)."""
+    env = record.get("env", {})
+    where = "" if one_machine else f"{machine(record)}, "
+    if record.get("hardware") == "dependent":  # its baseline is per machine class
+        where += f"machine class {env.get('machine_class', '?')}, "
+    return ["", f"<sub>{record['claim']} ({record['tier']}): {where}git "
+            f"{env.get('git_sha', '?')[:12]}, {record.get('duration_s', 0):.1f} s, "
+            f"{record.get('finished_at', '')}</sub>", ""]
+
+
+def _claim_section(record: dict[str, Any], once: _Once | None = None,
+                   one_machine: bool = False, interp: _Once | None = None) -> list[str]:
+    """A claim's section; `once` and `interp` (interpretations) hold what its paper's
+    earlier claims already printed."""
+    once, interp = once or _Once(), interp or _Once()
+    return (_claim_head(record, once, interp) + _baseline_lines(record)
+            + _measurement_block(record, once) + _notes_block(record, once)
+            + _tables_block(record) + _figures_block(record)
+            + _env_line(record, one_machine))
+
+
+# ------------------------------------------------------------------------ report sections
 
 
 def _seed_counts(record: dict[str, Any]) -> set[int]:
@@ -163,86 +339,203 @@ def _seed_counts(record: dict[str, Any]) -> set[int]:
     return {m["spread"]["n"] for m in record.get("measurements", []) if m.get("spread")}
 
 
-def _mutation_section() -> list[str]:
-    """The last `nasrepro mutants` run (reports/mutants.json), if there is one."""
-    from nasrepro.files import read_json
-    from nasrepro.mutants import committed_mutants_path, mutants_path
-
-    path = mutants_path()
-    where = "this reports folder"
-    if not path.is_file():
-        path, where = committed_mutants_path(), "the run committed in reference_results/"
-    if not path.is_file():
-        return ["", "## Mutation testing", "", "No mutation run yet: `nasrepro mutants` "
-                "(nightly) applies the curated regressions and records which tests catch "
-                "them."]
-    data = read_json(path)
-    s = data["summary"]
-    pct = f"{s['score']:.0%}" if s["score"] is not None else "—"
-    env = data.get("env", {})
-    rows = [[m["name"], m["why"], m["status"], (m.get("caught_by") or [""])[0][:90],
-             f"{m.get('seconds', 0):.0f}"] for m in data["mutants"]]
-    return ["", "## Mutation testing", "",
-            f"Mutation score **{s['killed']}/{s['judged']} = {pct}** ({where}: run "
-            f"{data.get('finished_at', '?')}, git {env.get('git_sha', '?')[:12]}); "
-            f"survivors: {', '.join(s['survivors']) or 'none'}; stale: "
-            f"{', '.join(s['stale']) or 'none'}.", "",
-            _table(rows, ["mutant", "regression", "status", "first failing test", "s"])]
+def _header(records: list[dict[str, Any]], papers: dict[str, Any]) -> list[str]:
+    return ["# nasrepro report", "",
+            f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from "
+            f"{len(records)} result record(s) in reports/results/. "
+            "Verdicts: REPRODUCED, PARTIAL, NOT REPRODUCED, NOT RUN. Ours = our value, "
+            "or the median with the inter-quartile range over seeds. Paper = the paper's own "
+            "number ('—': it prints none; a claim's threshold shows in the tolerance column).",
+            "", "Contents: [Summary](#summary) · [Mutation testing](#mutation-testing) · "
+            + " · ".join(f"[{p.id}](#paper-{p.id.lower()})" for p in papers.values())]
 
 
-def render(records: Iterable[dict[str, Any]]) -> str:
-    """The whole report as markdown text."""
-    records = sorted(records, key=lambda r: (TIER_ORDER.get(r["tier"], 9), r["claim"]))
-    papers = load_papers()
-    by_claim: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        by_claim.setdefault(r["claim"], []).append(r)
-    lines = ["# nasrepro report", "",
-             f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from "
-             f"{len(records)} result record(s) in reports/results/. "
-             "Verdicts: REPRODUCED, PARTIAL, NOT REPRODUCED, NOT RUN. Ours = our value, "
-             "or the median with the inter-quartile range over seeds.", "",
-             "Contents: [Summary](#summary) · [Mutation testing](#mutation-testing) · "
-             + " · ".join(f"[{p.id}](#paper-{p.id.lower()})" for p in papers.values()), "",
-             "## Summary", ""]
-    summary = []
+def _summary_section(by_claim: dict[str, list[dict[str, Any]]],
+                     papers: dict[str, Any]) -> list[str]:
+    rows = []
     for paper in papers.values():
         for cid, spec in paper.claims.items():
             recs = by_claim.get(cid)
             if not recs:
                 state = "not implemented" if not spec.implemented else "no record"
-                summary.append([cid, paper.id, "—", state, "—"])
+                rows.append([cid, "—", state, "—"])
             for r in recs or []:
                 status = r.get("baseline", {}).get("status", "—")
                 if r.get("overrides"):
                     status += f" (overrides {r['overrides']})"
-                seeds = _seed_counts(r)
-                flag = " (judged on 1 seed)" if seeds == {1} else ""
-                summary.append([f"[{cid}](#{anchor(cid, r['tier'])})", paper.id, r["tier"],
-                                r["verdict"] + flag, status])
-    lines.append(tabulate(summary, headers=["claim", "paper", "tier", "verdict", "baseline"],
-                          tablefmt="github"))
+                flag = " (judged on 1 seed)" if _seed_counts(r) == {1} else ""
+                rows.append([f"[{cid}](#{anchor(cid, r['tier'])})", r["tier"],
+                             r["verdict"] + flag, status])
+    return ["", "## Summary", "", table(rows, ["claim", "tier", "verdict", "baseline"])]
+
+
+def _mutation_run() -> tuple[dict[str, Any] | None, str]:
+    """The last `nasrepro mutants` run (this reports folder's, else the committed one) and
+    where it came from; None if there is none."""
+    from nasrepro.files import read_json
+    from nasrepro.mutants import committed_mutants_path, mutants_path
+
+    path, where = mutants_path(), "this reports folder"
+    if not path.is_file():
+        path, where = committed_mutants_path(), "the run committed in reference_results/"
+    return (read_json(path) if path.is_file() else None), where
+
+
+def _mutation_section() -> list[str]:
+    """The mutation score and survivors (the per-mutant table is in the appendix)."""
+    data, where = _mutation_run()
+    if data is None:
+        return ["", "## Mutation testing", "", "No mutation run yet: `nasrepro mutants` "
+                "(nightly) applies the curated regressions and records which tests catch "
+                "them."]
+    s = data["summary"]
+    pct = f"{s['score']:.0%}" if s["score"] is not None else "—"
+    env = data.get("env", {})
+    return ["", "## Mutation testing", "",
+            f"Mutation score **{s['killed']}/{s['judged']} = {pct}** ({where}: run "
+            f"{data.get('finished_at', '?')}, git {env.get('git_sha', '?')[:12]}); "
+            f"survivors: {', '.join(s['survivors']) or 'none'}; stale: "
+            f"{', '.join(s['stale']) or 'none'}. Per mutant: [{MUTANTS_APPENDIX}]"
+            f"({MUTANTS_APPENDIX})."]
+
+
+def render_mutants_appendix() -> str | None:
+    """The per-mutant table of the last mutation run (None without one)."""
+    data, where = _mutation_run()
+    if data is None:
+        return None
+    rows = [[m["name"], m["why"], m["status"], (m.get("caught_by") or [""])[0][:90],
+             f"{m.get('seconds', 0):.0f}"] for m in data["mutants"]]
+    return "\n".join([
+        "# Mutation testing: per mutant", "", f"From {where} (run "
+        f"{data.get('finished_at', '?')}); back to [REPORT.md](../REPORT.md#mutation-testing).",
+        "", table(rows, ["mutant", "regression", "status", "first failing test", "s"])]) + "\n"
+
+
+def _paper_section(paper: Any, by_claim: dict[str, list[dict[str, Any]]],
+                   one_machine: bool = False) -> list[str]:
+    once, interp = _Once(), _Once()
+    out = ["", f'<a id="paper-{paper.id.lower()}"></a>', "",
+           f"## {paper.id}: {paper.title}", "", f"*{paper.citation}*", ""]
+    for cid, spec in paper.claims.items():
+        recs = by_claim.get(cid)
+        if not recs:
+            out += [f"### {cid} — not run", "", f"**Claim.** {spec.statement}", "",
+                    "No record yet: " + ("not implemented." if not spec.implemented
+                                         else f"run `nasrepro run --claim {cid}`."), ""]
+            continue
+        for r in recs:
+            out += _claim_section(r, once, one_machine, interp)
+    return out
+
+
+def _sorted(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(records, key=lambda r: (TIER_ORDER.get(r["tier"], 9), r["claim"]))
+
+
+def _by_claim(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        out.setdefault(r["claim"], []).append(r)
+    return out
+
+
+def render(records: Iterable[dict[str, Any]]) -> str:
+    """The whole report as markdown text."""
+    records = _sorted(records)
+    papers = load_papers()
+    by_claim = _by_claim(records)
+    machines = sorted({machine(r) for r in records})
+    lines = _header(records, papers) + _summary_section(by_claim, papers)
+    if len(machines) == 1:
+        lines += ["", f"Every record ran on {machines[0]}."]
     lines += _mutation_section()
     lines += latency_section()
     lines += sensitivity.section(records)  # REWARD-SENS summary (extension)
     for paper in papers.values():
-        once = _Once()
-        lines += ["", f'<a id="paper-{paper.id.lower()}"></a>', "",
-                  f"## {paper.id}: {paper.title}", "", f"*{paper.citation}*", ""]
-        for cid, spec in paper.claims.items():
-            recs = by_claim.get(cid)
-            if not recs:
-                lines += [f"### {cid} — not run", "", f"**Claim.** {spec.statement}", "",
-                          "No record yet: " + ("not implemented." if not spec.implemented
-                                               else f"run `nasrepro run --claim {cid}`."), ""]
-                continue
-            for r in recs:
-                lines += _claim_section(r, once)
+        lines += _paper_section(paper, by_claim, len(machines) == 1)
     return "\n".join(lines) + "\n"
 
 
+def _appendix_claim(r: dict[str, Any], interp: _Once) -> list[str]:
+    """A claim's appendix part: the interpretation, rationales, notes and tables the report
+    cut or left out (empty when it left nothing out). `interp` sees the interpretations in
+    the report's order, so the shared text is left out and linked the same way."""
+    body = []
+    text = r.get("interpretation", "")
+    if text:
+        own, links = interp.parts(text, r["claim"], r["tier"])
+        if short_interpretation(own) != own:
+            body += ["", "**Interpretation.** " + " ".join(x for x in (own, links) if x)]
+    if _rationales_cut(r):
+        body += ["", "Tolerances:", *[f"- {k}: {v}" for k, v in _rationales(r)]]
+    if r.get("notes") and not notes_inline(r):
+        body += ["", "Notes:", *[f"- {n}" for n in r["notes"]]]
+    for t in r.get("tables", []):
+        if not is_inline(t):
+            body += ["", f"**{t['title']}**", "", table(t["rows"], t["headers"])]
+    if not body:
+        return []
+    back = f"Back to [{r['claim']}](../REPORT.md#{anchor(r['claim'], r['tier'])})."
+    return ["", f'<a id="{_more_anchor(r)}"></a>', "", f"## {r['claim']} ({r['tier']})", "",
+            back, *body]
+
+
+def _in_report_order(records: Iterable[dict[str, Any]]
+                     ) -> Iterable[tuple[Any, dict[str, Any]]]:
+    """(paper, record) in the order the report prints them."""
+    by_claim = _by_claim(_sorted(records))
+    for paper in load_papers().values():
+        for cid in paper.claims:
+            for r in by_claim.get(cid, []):
+                yield paper, r
+
+
+def render_appendices(records: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """Per paper ID, the appendix text: what the report leaves out of each claim (long
+    interpretations, rationales, notes, tables), from the same records (papers with none
+    are absent)."""
+    out: dict[str, list[str]] = {}
+    interps: dict[str, _Once] = {}
+    for paper, r in _in_report_order(records):
+        part = _appendix_claim(r, interps.setdefault(paper.id, _Once("../REPORT.md")))
+        if part:
+            out.setdefault(paper.id, [
+                f"# {paper.id} appendix", "", "What [REPORT.md](../REPORT.md) leaves out of "
+                "each claim (full interpretations, long notes and tables), generated from the "
+                "same result records."]).extend(part)
+    return {p: "\n".join(lines) + "\n" for p, lines in out.items()}
+
+
+def repeated_paragraphs(text: str, min_chars: int = 60) -> list[str]:
+    """Paragraphs (blank-line separated blocks) of at least `min_chars` characters that
+    occur more than once in `text`."""
+    seen: set[str] = set()
+    out = []
+    for para in (p.strip() for p in re.split(r"\n\s*\n", text)):
+        if len(para) < min_chars:
+            continue
+        if para in seen and para not in out:
+            out.append(para)
+        seen.add(para)
+    return out
+
+
 def write_report(tier: str | None = None) -> Path:
-    """Render REPORT.md from the records of `tier` (all tiers if None); return its path."""
-    path = reports_dir() / "REPORT.md"
-    atomic_write_text(path, render(load_records(tier)))
+    """Render REPORT.md (and the appendices of its long tables) from the records of `tier`
+    (all tiers if None); remove appendices no record needs any more; return the report's
+    path."""
+    records = load_records(tier)
+    root = reports_dir()
+    files = {appendix_path(p): text for p, text in render_appendices(records).items()}
+    mutants = render_mutants_appendix()
+    if mutants is not None:
+        files[MUTANTS_APPENDIX] = mutants
+    for rel, text in files.items():
+        atomic_write_text(root / rel, text)
+    for stale in (root / APPENDIX_DIR).glob("*.md"):
+        if stale.relative_to(root).as_posix() not in files:
+            stale.unlink()
+    path = root / "REPORT.md"
+    atomic_write_text(path, render(records))
     return path

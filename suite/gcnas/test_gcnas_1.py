@@ -102,10 +102,8 @@ def test_gcnas_1_feasibility_and_accuracy(claim):
                  f"({horizon:g}); the log-rank items are scipy.stats.logrank on these (RNN "
                  f"times + {margin:g})",
                  ["seed"] + [h for k in names for h in (f"{k} time", f"{k} event")], rows)
-    result.figures.append(blocks_figure(results, cfg, src, gcnas.LABELS,
-                                        name=f"gcnas_blocks_{claim.tier}"))
-    result.figures.append(km_feasibility_figure(curves, horizon,
-                                                name=f"gcnas_km_feasible_{claim.tier}"))
+    result.figures.append(blocks_figure(results, cfg, src, gcnas.LABELS, claim.tier))
+    result.figures.append(km_feasibility_figure(curves, horizon, claim.tier))
     result.notes.append(
         "Targets: " + ", ".join(rs.paper_target_note(s, t)
                                 for s, t in results["gcn"]["targets"].items()) + ". "

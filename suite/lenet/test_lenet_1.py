@@ -24,7 +24,7 @@ def test_lenet_1_time_linear_in_batch(claim):
     r_128_64 = float(np.median(per["3"] / per["1"]))
     for name, ours in (("r2", fit["r2"]), ("min_doubling_ratio", min(r_64_32, r_128_64))):
         ref = spec.value(name)
-        result.add(Measurement(name, ours, paper=ref.value, source=ref.source,
+        result.add(Measurement(name, ours, **ref.fields(),
                                tolerance=spec.tolerance(name), band=None,
                                detail=f"device {hardware(claim)}"))
     result.table("Time per 100 training iterations (batch cases)",

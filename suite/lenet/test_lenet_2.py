@@ -33,7 +33,7 @@ def test_lenet_2_time_independent_of_lr(claim):
     result = ClaimResult(claim.claim, config=timing_config(claim))
     for name, (value, p) in lr_time_measures(t).items():
         ref = spec.value(name)
-        result.add(Measurement(name, value, paper=ref.value, source=ref.source,
+        result.add(Measurement(name, value, **ref.fields(),
                                tolerance=spec.tolerance(name), band=None, p_value=p,
                                detail=f"medians over interleaved repeats; {hardware(claim)}"))
     per = t["per_case"]

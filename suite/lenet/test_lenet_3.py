@@ -29,7 +29,7 @@ def test_lenet_3_memory(claim):
     # deterministic (measured noise 0 bytes, docs/lenet.md), so its bands are tight
     for name, (value, what) in ours.items():
         ref = spec.value(name)
-        result.add(Measurement(name, value, paper=ref.value, source=ref.source,
+        result.add(Measurement(name, value, **ref.fields(),
                                tolerance=spec.tolerance(name),
                                band=0.05 if name.startswith("rss") else 0.01,
                                detail=f"{what}; {hardware(claim)}"))
@@ -55,7 +55,8 @@ def test_lenet_3_memory(claim):
         f"Tensor memory ({mem['1']['tensor_kind']}) is the batch-dependent part, the "
         "claim's second reading of 'memory': measured by the allocator, not computed from "
         "shapes.")
-    result.figures.append(fig_memory(mem, hardware(claim), claim.tier))
+    paper = {"3": spec.value("rss_ratio_bs128").value, "2": spec.value("rss_ratio_bs32").value}
+    result.figures.append(fig_memory(mem, hardware(claim), claim.tier, paper_ratios=paper))
     claim.submit(result)
     # exact check (after the record is written): the loop keeps one 8-byte correct count per
     # step by design; anything else still allocated after the profiled window is a leak

@@ -22,7 +22,7 @@ def test_lenet_5_case6_follows_case1_case9_lower(claim):
             "min_lead_case1_over_case9_to_400": (t1 - t9)[:, early].min(axis=1)}
     for name, value in ours.items():
         ref = spec.value(name)
-        result.add(Measurement(name, value, paper=ref.value, source=ref.source,
+        result.add(Measurement(name, value, **ref.fields(),
                                tolerance=spec.tolerance(name), band=0.005))
     result.table("Test accuracy (median over seeds)", ["iteration", "case 1", "case 6",
                                                        "case 9"],

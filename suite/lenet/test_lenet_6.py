@@ -25,7 +25,7 @@ def test_lenet_6_low_lr_slow(claim):
     ours = {"early_ratio_case5": ratio, "min_final_train_acc_others": final_train.min(axis=0)}
     for name, value in ours.items():
         ref = spec.value(name)
-        result.add(Measurement(name, value, paper=ref.value, source=ref.source,
+        result.add(Measurement(name, value, **ref.fields(),
                                tolerance=spec.tolerance(name), band=0.01))
     result.table(f"Per case (median over seeds): test acc at {first}, train acc at 1000",
                  ["case", "lr", "batch", f"test acc @{first}", "train acc @1000"],

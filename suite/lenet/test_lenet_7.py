@@ -21,7 +21,7 @@ def test_lenet_7_plateau_by_400(claim):
                             (f"case{k}_gain_400_to_1000", a1000 - a400)):
             kind = name.split("_", 1)[1]
             ref = spec.value(kind)
-            result.add(Measurement(name, value, paper=ref.value, source=ref.source,
+            result.add(Measurement(name, value, **ref.fields(),
                                    tolerance=spec.tolerance(kind), band=0.005,
                                    detail=f"batch {CASES[k].batch}"))
     result.notes.append("Plateau by 400 = test accuracy at iteration 400 in the ~0.95 region "

@@ -25,7 +25,7 @@ def test_lenet_8_case6_oscillates(claim):
     s1 = np.array([swings(r) for r in runs["1"]])
     for j, name in enumerate(("swing_mean100", "swing_display")):
         ref = spec.value(name)
-        result.add(Measurement(name, s6[:, j], paper=ref.value, source=ref.source,
+        result.add(Measurement(name, s6[:, j], **ref.fields(),
                                tolerance=spec.tolerance(name), band=0.01))
     result.table("Swing after iteration 200 (max - min over checkpoints 300..1000), per seed",
                  ["case", "definition", *[f"seed {s}" for s in seeds]],

@@ -23,14 +23,12 @@ def test_lenet_9_half_batch_double_lr(claim):
     base = at(runs["1"], "test_acc", 1000)
     ref = spec.value("final_test_acc_case6_minus_case1")
     result.add(Measurement("final_test_acc_case6_minus_case1",
-                           at(runs["6"], "test_acc", 1000) - base, paper=ref.value,
-                           source=ref.source,
+                           at(runs["6"], "test_acc", 1000) - base, **ref.fields(),
                            tolerance=spec.tolerance("final_test_acc_case6_minus_case1"),
                            band=0.005))
     ratio = float(np.median(t["per_case"]["6"] / t["per_case"]["1"]))
     ref = spec.value("time_ratio_case6_over_case1")
-    result.add(Measurement("time_ratio_case6_over_case1", ratio, paper=ref.value,
-                           source=ref.source,
+    result.add(Measurement("time_ratio_case6_over_case1", ratio, **ref.fields(),
                            tolerance=spec.tolerance("time_ratio_case6_over_case1"), band=None,
                            detail="same-repeat ratio, median over interleaved repeats"))
     rows, support = [], []

@@ -41,7 +41,7 @@ def test_opsub_5_table_cells(claim):
         headers, rows = opsub.candidate_rows(cfg["depth"], cfg["widen"], cfg["stem"])
         result.table(f"Candidates in the smoke network {r['network']} ({r['host_params']:,} "
                      f"parameters) at blocks {list(r['positions'].values())}", headers, rows)
-    result.figures.append(distillation_curves(r, f"opsub_distill_{r['tier']}"))
+    result.figures.append(distillation_curves(r, r["tier"]))
 
     # Mechanics gates (any tier): these are exact checks of the pipeline, not paper claims.
     falls = opsub.distill_falls(r)

@@ -37,7 +37,7 @@ def test_reward_3_shape_on_grid(claim):
             verdict=Verdict.REPRODUCED if worst > 0 else Verdict.NOT_REPRODUCED,
             detail=f"holds at {int((margin > 0).sum())}/{n} accuracies; "
                    f"max margin {float(margin.max()):.4g}"))
-    result.figures.append(fig3_reward_vs_latency(0.5))
+    result.figures.append(fig3_reward_vs_latency(claim.tier, 0.5))
     result.notes.append(
         "The above-T margin is smallest just above T at ACC = 1: there the slopes are "
         "0.1/(0.5T·ln T) = 4.153e-3 (proposed) vs 0.07/T = 4.118e-3 (MnasNet) per ms, so "

@@ -94,7 +94,7 @@ def test_reward_4_settling(claim):
     for r in ("proposed", "mnasnet"):
         result.add(Measurement(
             f"acc_rise/{r} (last - first block mean accuracy) [{where}]",
-            list(mets[r]["acc_rise"]), paper=0.0,
+            list(mets[r]["acc_rise"]), threshold=0.0,
             source="Lim & Kim 2022, Fig. 7: mean accuracy rises over the run",
             tolerance=tol_rise, unit="pp", band=0.5))
 
@@ -172,14 +172,15 @@ def test_reward_4_settling(claim):
         f"Search cost: {res['cpu_s']:.1f} s CPU / {res['wall_s']:.1f} s wall for "
         f"{len(cfg['sources']) * len(cfg['rewards']) * cfg['seeds']} searches batched "
         "(cached; shared with REWARD-5).")
-    result.figures.append(fig7_blocks(res, cfg, src))
     paper = {r: spec.value(f"settle/{r}").value for r in ("proposed", "mnasnet")}
+    result.figures.append(fig7_blocks(res, cfg, src, claim.tier, paper))
     result.figures.append(km_settle_figure(
         {s: {r: curves[s][r] for r in ("mnasnet", "proposed")} for s in cfg["sources"]},
-        horizon, paper, name=f"reward_km_settle_{claim.tier}"))
+        horizon, paper, claim.tier))
     for s in cfg["sources"]:
         if s != src:
-            result.figures.append(fig7_blocks(res, cfg, s, name=f"reward_fig7_{s}"))
+            result.figures.append(fig7_blocks(res, cfg, s, claim.tier, paper,
+                                              name=f"reward_fig7_{s}"))
     record, _ = claim.submit(result)
     # Exact checks (not paper comparisons): the metrics are well defined for every seed.
     for r in cfg["rewards"]:

@@ -53,7 +53,7 @@ def test_reward_5_feasible_counts(claim):
                   "all LAT <= T"], rows)
     result.notes.append(f"Latency source {where}; the paper's 17 ms on NB201's own latency "
                         "is matched by quantile (CLAIMS.md). Same runs as REWARD-4 (cached).")
-    result.figures.append(fig6_heatmaps(res, src))
+    result.figures.append(fig6_heatmaps(res, src, claim.tier))
     record, _ = claim.submit(result)
     # Exact check: per-seed counts never exceed the samples of a search.
     for r in cfg["rewards"]:

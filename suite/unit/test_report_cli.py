@@ -22,10 +22,10 @@ def test_report_lists_all_claims_and_escapes_pipes(reports):
     rec["baseline"] = {"status": "match", "problems": []}
     write_record(rec)
     text = write_report().read_text()
-    assert "a\\|b" in text and "REWARD-1 — REPRODUCED (smoke)" in text
+    assert "a\\|b" in text and "REWARD-1 — REPRODUCED (smoke; baseline match)" in text
     for cid in ("OPSUB-1", "LENET-9", "GCNAS-2", "REWARD-5"):
         assert cid in text
-    assert "Tolerance ±0.0001 (abs): why" in text
+    assert "Tolerances (REWARD-1):\n- ±0.0001 (abs): why" in text
 
 
 def test_render_with_no_records_still_lists_claims(reports):
