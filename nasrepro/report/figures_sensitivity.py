@@ -73,7 +73,7 @@ def heatmaps(cells: list[dict[str, Any]], tier: str, paper_cell: tuple[str, str,
                      f"* log-rank p ≤ 0.05; NR not reached within {n_samples}; black box: "
                      "REWARD-4/5's source and T; green: paper's 4000/4750, 15.8 % met", fontsize=8)
         slug = re.sub(r"[^a-z0-9]+", "_", setting.lower()).strip("_")
-        paths.append(save_figure(fig, f"reward_sens_{tier}_{slug}"))
+        paths.append(save_figure(fig, f"reward_sens_{slug}", tier))
     return paths
 
 
