@@ -97,7 +97,7 @@ def region_paragraph(cells: list[dict[str, Any]], paper_cell: tuple[str, str, st
                    f"(log-rank p ≥ {1 - ALPHA:g}) in {len(rev)}; P(proposed sooner) ranges "
                    f"{ps[0]:.2f}–{ps[-1]:.2f} (median {ps[len(ps) // 2]:.2f}); the first "
                    f"block's median latency is above T (a start like the paper's curves) in "
-                   f"{len(above)} cells.")
+                   f"{len(above)} cell{'s' if len(above) != 1 else ''}.")
     pc = [c for c in cells if (c["setting"], c["source"], c["T"]) == paper_cell]
     if pc:
         c = pc[0]
@@ -110,8 +110,8 @@ def region_paragraph(cells: list[dict[str, Any]], paper_cell: tuple[str, str, st
 
 
 def section(records: Iterable[dict[str, Any]]) -> list[str]:
-    """A short REPORT.md section per REWARD-SENS record: the paragraph and the heatmaps
-    (the full record, with every cell, is in the REWARD paper's section)."""
+    """A short REPORT.md section per REWARD-SENS record: the paragraph, linking to the full
+    record (heatmaps, every cell) in the REWARD paper's section."""
     out: list[str] = []
     for r in records:
         if r.get("claim") != CLAIM or r.get("verdict") == "NOT RUN":
@@ -120,5 +120,5 @@ def section(records: Iterable[dict[str, Any]]) -> list[str]:
                 "Extension, not a claim of the paper (issue 15); details and every cell: "
                 f"[{CLAIM}](#{CLAIM.lower()}-{r['tier']}).", ""]
         out += [n for n in r.get("notes", []) if n.startswith("Where the paper")]
-        out += [f"![{CLAIM} heatmap]({f})" for f in r.get("figures", [])]
+        # the heatmaps are shown once, in the claim's own section (linked above)
     return out
