@@ -102,13 +102,26 @@ def finish(spec: lat.LatencySpec, name: str | None = None, out: Path | None = No
         "closest_overall": max(rho, key=lambda d: rho[d]["rho"]) if rho else None,
     }
     atomic_write_json(record_dir() / f"{name}.json", record)
+    # beside the table too: a column committed with the package keeps its record (report)
+    atomic_write_json(record_beside(path), record)
     return record
 
 
+def record_beside(table: Path) -> Path:
+    """The copy of a measured table's record kept next to it (<table stem>.record.json)."""
+    return table.with_name(table.stem + ".record.json")
+
+
 def load_records() -> list[dict[str, Any]]:
-    """Every latency record of this reports folder (sorted by name)."""
+    """Every latency record of this reports folder, then those of the measured columns
+    committed with the package (nasrepro/data/tables/) not measured here; sorted by name."""
     folder = record_dir()
-    return [read_json(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    found = {p.stem: p for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+    for name, table in nb201_measured.measured_tables().items():
+        beside = record_beside(table)
+        if name not in found and table.parent == nb201.TABLES_DIR and beside.is_file():
+            found[name] = beside
+    return [read_json(found[k]) for k in sorted(found)]
 
 
 def _now() -> str:

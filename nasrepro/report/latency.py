@@ -1,5 +1,6 @@
-"""REPORT.md section 'Latency measured on this machine', generated from the records that
-`nasrepro nb201 measure-latency` writes (<reports>/latency/<name>.json)."""
+"""REPORT.md section on NB201 latencies measured by `nasrepro nb201 measure-latency`, generated
+from its records (<reports>/latency/<name>.json, and <table>.record.json beside a column
+committed with the package)."""
 
 from __future__ import annotations
 
@@ -56,10 +57,11 @@ def section(records: list[dict[str, Any]] | None = None) -> list[str]:
         records = load_records()
     if not records:
         return []
-    lines = ["", "## Latency measured on this machine", "",
-             "NB201 CIFAR-100 networks (nasrepro/models/nb201.py) timed by `nasrepro nb201 "
-             "measure-latency`, and Spearman rank correlations with HELP's measured columns "
-             "on the cells both have.", ""]
+    lines = ["", "## NB201 latency measured with `nasrepro nb201 measure-latency`", "",
+             "NB201 CIFAR-100 networks (nasrepro/models/nb201.py) timed on the machine named "
+             "in each record (this reports folder's, then the columns committed with the "
+             "package), and Spearman rank correlations with HELP's measured columns on the "
+             "cells both have.", ""]
     for rec in records:
         lines += _one(rec)
     return lines

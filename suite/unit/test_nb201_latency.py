@@ -154,6 +154,22 @@ def test_finish_writes_table_record_and_report():
     assert rec["load_avg_1m"] is not None and "load average during the chunks" in text
 
 
+def test_committed_column_keeps_its_record_for_the_report(folders, monkeypatch):
+    # a column committed with the package is reported from the record beside it, also from a
+    # reports folder that never measured it (CI's)
+    lat.measure(TINY, range(4), progress=False)
+    tables = folders / "tables"
+    tables.mkdir()
+    rec = latency_record.finish(TINY, "tiny_cpu", tables / "nb201_lat_tiny_cpu.npz")
+    assert latency_record.record_beside(Path(rec["table"])).is_file()
+    monkeypatch.setattr(nb201, "TABLES_DIR", tables)
+    monkeypatch.setenv("NASREPRO_REPORTS", str(folders / "other_reports"))
+    from nasrepro.report.latency import section
+
+    assert [r["name"] for r in latency_record.load_records()] == ["tiny_cpu"]
+    assert "lat__tiny_cpu" in "\n".join(section())
+
+
 def test_finish_without_chunks_is_one_line_error():
     with pytest.raises(DataError, match="measure-latency"):
         latency_record.finish(TINY, "nothing")
