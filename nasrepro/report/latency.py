@@ -6,23 +6,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from tabulate import tabulate
-
 from nasrepro.progress import fmt_seconds
+
+TOP_OVERALL = 3  # highest-rho HELP columns shown besides the comparable ones
 
 
 def _one(rec: dict[str, Any]) -> list[str]:
+    from nasrepro.report.markdown import table as md_table  # markdown imports this module
+
     spec, m = rec["spec"], rec["machine"]
     full = rec["coverage"] == rec["total"]
     cover = (f"all {rec['total']} cells" if full else
              f"{rec['coverage']} of {rec['total']} cells (partial: searches cannot use it; "
              f"the full table would take about {fmt_seconds(rec['estimated_full_s'])} at this "
              "run's pace)")
-    rows = sorted(rec["spearman"].items(), key=lambda kv: -kv[1]["rho"])
-    mins = rec.get("spearman_min", {})
+    # the comparable devices (e.g. HELP's CPUs for a CPU column) and the TOP_OVERALL highest
+    # of all; every device's rho (and the per-network-min diagnostic) is in the record
+    ranked = sorted(rec["spearman"].items(), key=lambda kv: -kv[1]["rho"])
+    keep = {d for d, _ in ranked[:TOP_OVERALL]} | set(rec["comparable"])
     table = [[d + (" (comparable)" if d in rec["comparable"] else ""), f"{v['rho']:.3f}",
-              f"{v['p']:.1e}", f"{mins[d]['rho']:.3f}" if d in mins else "—", v["n"]]
-             for d, v in rows]
+              f"{v['p']:.1e}", v["n"]] for d, v in ranked if d in keep]
     load = ("1-minute load average during the chunks: median "
             f"{rec['load_avg_1m']:.1f} on {m['cpu_count']} CPUs" if rec.get("load_avg_1m")
             is not None else "load average not recorded")
@@ -44,9 +47,9 @@ def _one(rec: dict[str, Any]) -> list[str]:
          f"have: **{rec['closest']}**, rho = {rec['closest_rho']:.3f} (n = {rec['coverage']}"
          f"); highest over all devices: {rec['closest_overall']}." if rec["closest"] else
          "Fewer than 3 cells measured: no rank correlation with HELP."), "",
-        tabulate(table, headers=["HELP device", "Spearman rho", "p",
-                                "rho of the per-network min (diagnostic)", "cells"],
-                 tablefmt="github", disable_numparse=True), ""]
+        md_table(table, ["HELP device", "Spearman rho", "p", "cells"]), "",
+        f"({len(table)} of {len(ranked)} HELP columns shown: the comparable ones and the "
+        f"{TOP_OVERALL} highest; all in the record.)", ""]
 
 
 def section(records: list[dict[str, Any]] | None = None) -> list[str]:
