@@ -30,6 +30,7 @@ INLINE_TABLE_CHARS = 500
 INLINE_NOTES_CHARS = 600
 INTERPRETATION_CHARS = 300
 RATIONALE_CHARS = 200
+DETAIL_CHARS = 160  # a measurement's detail cell: its leading clauses (the appendix has all)
 APPENDIX_DIR = "appendix"
 MUTANTS_APPENDIX = f"{APPENDIX_DIR}/mutants.md"
 
@@ -179,6 +180,24 @@ def leading_sentences(text: str, limit: int) -> str:
     return out
 
 
+def short_detail(text: str) -> str:
+    """A measurement's detail as the report's table shows it: the leading '; '-separated
+    clauses within DETAIL_CHARS, then '…' (the appendix has the whole text)."""
+    if len(text) <= DETAIL_CHARS:
+        return text
+    out = ""
+    for clause in text.split("; "):
+        if len(out) + len(clause) + 2 > DETAIL_CHARS:
+            break
+        out = f"{out}; {clause}" if out else clause
+    return (out or text[:DETAIL_CHARS].rsplit(" ", 1)[0]) + " …"
+
+
+def _details_cut(record: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in record["measurements"]
+            if short_detail(m.get("detail", "")) != m.get("detail", "")]
+
+
 def short_interpretation(text: str) -> str:
     """An interpretation as the report shows it (the appendix has the rest)."""
     return leading_sentences(text, INTERPRETATION_CHARS)
@@ -261,10 +280,13 @@ def _measurement_block(record: dict[str, Any], once: _Once) -> list[str]:
     if not record["measurements"]:
         return []
     cid, tier = record["claim"], record["tier"]
-    rows, headers, common = factor_columns(measurement_rows(record), MEASUREMENT_HEADERS)
+    rows = [[*r[:-1], short_detail(r[-1])] for r in measurement_rows(record)]
+    rows, headers, common = factor_columns(rows, MEASUREMENT_HEADERS)
     out = ["", table(rows, headers)]
     if common:
         out += ["", f"Every row of {cid}: " + "; ".join(common) + "."]
+    if _details_cut(record):
+        out += ["", f"Details cut at '…': {_more_link(record, 'in full in the appendix')}."]
     lines = []
     for k, v in _rationales(record):
         short = leading_sentences(v, RATIONALE_CHARS)
@@ -467,6 +489,9 @@ def _appendix_claim(r: dict[str, Any], interp: _Once) -> list[str]:
         own, links = interp.parts(text, r["claim"], r["tier"])
         if short_interpretation(own) != own:
             body += ["", "**Interpretation.** " + " ".join(x for x in (own, links) if x)]
+    if _details_cut(r):
+        body += ["", "Measurement details:", *[f"- {m['name']}: {m['detail']}"
+                                              for m in _details_cut(r)]]
     if _rationales_cut(r):
         body += ["", "Tolerances:", *[f"- {k}: {v}" for k, v in _rationales(r)]]
     if r.get("notes") and not notes_inline(r):

@@ -166,3 +166,28 @@ def test_leading_sentences_is_a_prefix_within_the_limit(parts, limit):
     elif out != text:
         first = re.split(r"(?<=[.;:])\s+(?=[A-Z(])", text)[0]
         assert len(out) <= limit or out == first
+
+
+@given(st.lists(st.text(alphabet="abc xyz0123.=", min_size=1, max_size=90), min_size=1,
+                max_size=8))
+def test_short_detail_keeps_leading_clauses_within_the_limit(clauses):
+    text = "; ".join(clauses)
+    shown = markdown.short_detail(text)
+    if len(text) <= markdown.DETAIL_CHARS:
+        assert shown == text
+    else:
+        assert shown.endswith(" …") and len(shown) <= markdown.DETAIL_CHARS + 2
+        assert text.startswith(shown[:-2])
+
+
+def test_cut_details_are_in_the_appendix_in_full():
+    long = "; ".join(f"clause {i} with words" for i in range(20))
+    res = ClaimResult("REWARD-1", [Measurement("m", 1.0, verdict=Verdict.REPRODUCED,
+                                               detail=long)])
+    rec = build_record(res, tier="smoke", paper="REWARD", spec={"statement": "s"},
+                       config_hash="h", env={}, started=0.0)
+    rec["baseline"] = {"status": "match", "problems": []}
+    report = render([rec])
+    assert long not in report and markdown.short_detail(long) in report
+    assert "in full in the appendix" in report
+    assert long in render_appendices([rec])["REWARD"]
