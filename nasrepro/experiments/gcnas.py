@@ -94,7 +94,7 @@ def _groups(cfg: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _targets(table: NB201Table, sources: Sequence[str]) -> dict[str, float]:
-    return {s: rs.SOURCES[s].target_ms(table.to("cpu")) for s in sources}
+    return {s: rs.latency_source(s).target_ms(table.to("cpu")) for s in sources}
 
 
 def _pack(trace_acc: torch.Tensor, trace_lat: torch.Tensor, trace_row: torch.Tensor,
