@@ -53,6 +53,12 @@ def measured_tables() -> dict[str, Path]:
     return out
 
 
+def committed_tables() -> dict[str, Path]:
+    """The measured tables committed with the package (nasrepro/data/tables/) that no user
+    file of the same name overrides: the same for every user of a checkout."""
+    return {n: p for n, p in measured_tables().items() if p.parent == nb201.TABLES_DIR}
+
+
 def write_measured_table(name: str, median_ms: np.ndarray, provenance: dict[str, Any],
                          out: Path | None = None) -> tuple[Path, str]:
     """Write the measured rows (finite entries of median_ms [15625], by NB201 index) as a

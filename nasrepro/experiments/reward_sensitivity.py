@@ -36,7 +36,7 @@ import torch
 from nasrepro.claims import survival as sv
 from nasrepro.claims.references import claim_spec
 from nasrepro.claims.stats import mann_whitney_less
-from nasrepro.data import nb201, nb201_measured
+from nasrepro.data import nb201_measured
 from nasrepro.data.nb201 import NB201Table, official_table_path
 from nasrepro.experiments import reward_search as rs
 from nasrepro.experiments.cache import cached
@@ -133,8 +133,7 @@ def sens_config(tier: str, device: str = "cpu", seeds: int | None = None) -> dic
         # every column of the shipped table, plus the `measure-latency` columns committed with
         # the package (nasrepro/data/tables/): the map's config is then the same for every
         # user of a checkout; a user's own column joins when placed there (config news)
-        committed = tuple(name for name, path in nb201_measured.measured_tables().items()
-                          if path.parent == nb201.TABLES_DIR)
+        committed = tuple(nb201_measured.committed_tables())
         cfg["sources"] = all_sources(rs.table_for(rs.sources_for(committed)))
     else:
         cfg["sources"] = rs.sources_for(tuple(cfg["sources"]))
@@ -160,13 +159,8 @@ class BlockReducer:
 
     def __call__(self, t: int, row: torch.Tensor, acc: torch.Tensor, lat: torch.Tensor,
                  reward: torch.Tensor) -> None:
-        b = t // self.block
-        if b < self.lat_sum.shape[1]:
-            self.lat_sum[:, b] += lat
-        ok = lat <= self.targets
-        a = self.acc_pct[row]
-        for i, (lo, hi) in enumerate(self.bins):
-            self.counts[:, i] += ok & (a >= lo) & (a < hi)
+        """Fold in sample t of every row (tensors [S]): the k = 1 case of `many`."""
+        self.many(t, row[:, None], acc, lat[:, None], reward)  # acc, reward: unused
 
     def many(self, t0: int, row: torch.Tensor, acc: torch.Tensor, lat: torch.Tensor,
              reward: torch.Tensor) -> None:

@@ -117,9 +117,9 @@ def load_records() -> list[dict[str, Any]]:
     committed with the package (nasrepro/data/tables/) not measured here; sorted by name."""
     folder = record_dir()
     found = {p.stem: p for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
-    for name, table in nb201_measured.measured_tables().items():
+    for name, table in nb201_measured.committed_tables().items():
         beside = record_beside(table)
-        if name not in found and table.parent == nb201.TABLES_DIR and beside.is_file():
+        if name not in found and beside.is_file():
             found[name] = beside
     return [read_json(found[k]) for k in sorted(found)]
 

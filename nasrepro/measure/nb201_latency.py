@@ -17,8 +17,6 @@ thread is the setting that is stable on a shared machine and comparable across m
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -77,13 +75,11 @@ def default_spec(device: str = "cpu", **overrides: Any) -> LatencySpec:
 
 
 def _network_source_sha() -> str:
-    """sha256 of the sources that define the measured network (model + op encoding)."""
+    """Fingerprint of the sources that define the measured network (model + op encoding)."""
+    from nasrepro.experiments.cache import source_fingerprint
     from nasrepro.paths import PACKAGE_DIR
 
-    h = hashlib.sha256()
-    for rel in ("models/nb201.py", "nas/search_space.py"):
-        h.update((PACKAGE_DIR / rel).read_bytes())
-    return h.hexdigest()[:16]
+    return source_fingerprint(PACKAGE_DIR, ("models/nb201.py", "nas/search_space.py"))
 
 
 def work_key(spec: LatencySpec) -> dict[str, Any]:
@@ -100,11 +96,11 @@ def work_key(spec: LatencySpec) -> dict[str, Any]:
 
 def work_dir(spec: LatencySpec, root: Path | None = None) -> Path:
     """The chunk folder of a spec on this machine: <reports>/cache/nb201_latency/<hash>."""
+    from nasrepro.experiments.cache import config_hash
     from nasrepro.paths import cache_dir
 
-    blob = json.dumps(work_key(spec), sort_keys=True).encode()
     base = Path(root) if root is not None else cache_dir() / WORK_NAME
-    return base / hashlib.sha256(blob).hexdigest()[:16]
+    return base / config_hash(work_key(spec))
 
 
 def chunk_path(work: Path, k: int) -> Path:

@@ -207,8 +207,7 @@ def test_full_measured_column_is_a_search_source():
     latency_record.finish(TINY, "part_cpu")
     full = nb201.load_table()
     # the partial one is left out; columns committed with the package are added too
-    committed = [n for n, f in nb201_measured.measured_tables().items()
-                 if f.parent == nb201.TABLES_DIR]
+    committed = list(nb201_measured.committed_tables())
     assert nb201_measured.add_all_measured(full) == [*committed, "full_cpu"]
     assert "full_cpu" in full.sources and "part_cpu" not in full.sources
     lats = res["groups"]["proposed/full_cpu"]["lat"]
