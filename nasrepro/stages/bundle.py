@@ -15,7 +15,7 @@ from typing import Any
 
 from nasrepro.errors import ConfigError, DataError
 from nasrepro.experiments.opsub import stage_keys, stage_store
-from nasrepro.files import atomic_write_json, atomic_write_with, sha256_file
+from nasrepro.files import atomic_write_json, atomic_write_with, read_json, sha256_file
 
 FORMAT = "nasrepro-stage-bundle/1"
 MANIFEST = "manifest.json"
@@ -82,7 +82,7 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise DataError(f"import: no {MANIFEST} in {folder} (not a stage bundle, or a partial "
                         "export); export it again")
-    m = json.loads(path.read_text())
+    m = read_json(path)
     if m.get("format") != FORMAT:
         raise DataError(f"import: {path} has format {m.get('format')!r}, expected {FORMAT}")
     return m

@@ -3,9 +3,10 @@ record verdicts; environment, timestamps and notes (which carry run times) are i
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from nasrepro.files import read_json
 
 
 def _essential(record: dict[str, Any]) -> dict[str, Any]:
@@ -23,8 +24,8 @@ def record_differences(a: Path, b: Path, prefix: str = "OPSUB-") -> list[str]:
         return [f"no {prefix}*.json record in {a} or {b}"]
     out = [f"{n}: only in {a if n in names_a else b}" for n in sorted(names_a ^ names_b)]
     for n in sorted(names_a & names_b):
-        ra = _essential(json.loads((Path(a) / n).read_text()))
-        rb = _essential(json.loads((Path(b) / n).read_text()))
+        ra = _essential(read_json(Path(a) / n))
+        rb = _essential(read_json(Path(b) / n))
         if ra["verdict"] != rb["verdict"]:
             out.append(f"{n}: verdict {ra['verdict']} vs {rb['verdict']}")
         ma, mb = ra["measurements"], rb["measurements"]

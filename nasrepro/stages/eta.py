@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nasrepro.experiments.opsub import TIERS, Stage
+from nasrepro.progress import fmt_seconds
 from nasrepro.train.checkpoint import StageStore
 
 
@@ -78,16 +79,6 @@ class Status:
                            + (f", ~{fmt_seconds(secs / par)} with {par} jobs" if par > 1 else "")
                            + "; rerun the same command to resume")
         return out
-
-
-def fmt_seconds(s: float) -> str:
-    """e.g. '42s', '3m05s', '1h02m'."""
-    s = round(s)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
 def status(graph: list[Stage], store: StageStore, tier: str) -> Status:

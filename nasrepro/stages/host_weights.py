@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from nasrepro.errors import ConfigError, DataError
-from nasrepro.files import atomic_write_json, sha256_file
+from nasrepro.files import atomic_write_json, read_json, sha256_file
 from nasrepro.stages.committed import committed_dir
 from nasrepro.train.checkpoint import StageStore, atomic_torch_save
 from nasrepro.train.loop import TrainHistory
@@ -36,7 +36,7 @@ def host_sha256(tier: str, folder: Path | None = None) -> str | None:
     """The sha256 the provenance names, or None when no committed host exists (cheap: the
     file itself is verified when loaded)."""
     prov = (folder or committed_dir(tier)) / PROVENANCE
-    return json.loads(prov.read_text())["sha256"] if prov.is_file() else None
+    return read_json(prov)["sha256"] if prov.is_file() else None
 
 
 def write_host_weights(tier: str, state: dict[str, torch.Tensor], test_acc: float,
@@ -77,7 +77,7 @@ def load_host_weights(tier: str, folder: Path | None = None
     prov_path, path = folder / PROVENANCE, folder / HOST_FILE
     if not prov_path.is_file():
         return None
-    prov = json.loads(prov_path.read_text())
+    prov = read_json(prov_path)
     if not path.is_file():
         raise DataError(f"{prov_path} names {HOST_FILE}, which is missing; restore or remove it")
     if path.stat().st_size > MAX_BYTES:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nasrepro.experiments.opsub import TIERS, Stage, stage_graph, stage_store
+from nasrepro.progress import fmt_seconds
 from nasrepro.stages import budget, eta
 from nasrepro.stages.host_weights import seed_baseline
 from nasrepro.stages.task import StageTask
@@ -70,7 +71,7 @@ def run_opsub_stages(tier: str, device: str, seeds: int | None, executor: Any, j
     if seed_baseline(store, tier, next(s.id for s in graph if s.name == "baseline")):
         log("baseline: the committed bf16 host (reference_results/opsub_stages) is the host")
     log(f"OPSUB stages ({tier}, {device}, {jobs} job(s)"
-        + (f", budget {eta.fmt_seconds(budget_s)}" if budget_s else "") + f"): {store.root}")
+        + (f", budget {fmt_seconds(budget_s)}" if budget_s else "") + f"): {store.root}")
     st = run_graph(graph, store, tier, device, executor, jobs, deadline, seeds, log)
     log(f"stage run took {budget.now() - t0:.1f} s"
         + (f" of the {budget_s:.0f} s budget" if budget_s else ""))
