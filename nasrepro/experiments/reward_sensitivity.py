@@ -113,16 +113,6 @@ def grid(table: NB201Table, sources: tuple[str, ...], quantiles: tuple[float, ..
     return cells
 
 
-def settings_of(cfg: dict[str, Any]) -> list[dict[str, Any]]:
-    """Controller settings of a config: one per factorized lr, then the ENAS LSTM row."""
-    out = [{"name": f"factorized lr={lr:g}", "controller": "factorized", "lr": lr}
-           for lr in cfg["lrs"]]
-    if cfg["enas_seeds"]:
-        out.append({"name": f"enas_lstm lr={ENAS.lr:g}", "controller": "enas_lstm",
-                    "lr": ENAS.lr})
-    return out
-
-
 def sens_config(tier: str, device: str = "cpu", seeds: int | None = None) -> dict[str, Any]:
     """The frozen config of the tier's map (cache and baseline key); seeds overrides the
     factorized seeds per reward and cell (--seeds)."""
