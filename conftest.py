@@ -1,7 +1,9 @@
 """Suite-wide pytest options and the result-recording plugin.
 
 Options: --tier smoke|full, --seeds N, --device auto|cpu|cuda, --skip-missing-device,
---accept-baselines, --claim ID (repeatable; a prefix selects a paper: --claim REWARD).
+--accept-baselines, --claim ID (repeatable; a prefix selects a paper: --claim REWARD),
+--executor local|ray, --jobs N, --address ADDR (nasrepro.parallel; passed on through the
+environment, where `nasrepro run` puts them too).
 Claim tests carry @pytest.mark.claim("ID") and take the `claim` fixture (a nasrepro
 ClaimContext). Bad options are a one-line usage error; a nasrepro DataError/ConfigError in
 a test is reported as its one-line message.
@@ -32,6 +34,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--skip-missing-device", action="store_true",
                     help="with --device cuda and no GPU: skip the claims with the reason "
                          "(without it, that is a usage error)")
+    group.addoption("--executor", default=None, choices=("local", "ray"),
+                    help="where independent units (LENET training stacks, search groups) run: "
+                         "local processes (default) or Ray tasks (pip install "
+                         "'nasrepro[ray]')")
+    group.addoption("--jobs", type=int, default=None,
+                    help="units at once (default: each experiment's own, e.g. 2 LENET "
+                         "worker processes on the CPU)")
+    group.addoption("--address", default=None,
+                    help="with --executor ray: a running Ray cluster (default: a local Ray)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,7 +82,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _validate_options(config: pytest.Config) -> None:
-    """Bad --seeds / --claim / --device: one-line pytest usage error (exit 4), nothing run."""
+    """Bad --seeds / --claim / --device / --jobs / executor: one-line pytest usage error
+    (exit 4), nothing run."""
     from nasrepro.errors import NasreproError
     from nasrepro.options import check_run_options
 
@@ -79,8 +91,26 @@ def _validate_options(config: pytest.Config) -> None:
         check_run_options(config.getoption("--seeds"), config.getoption("--claim"),
                           config.getoption("--device"),
                           config.getoption("--skip-missing-device"))
+        _set_executor(config)
     except NasreproError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def _set_executor(config: pytest.Config) -> None:
+    """--executor / --jobs / --address into the environment (where the experiments and their
+    worker processes read them); without them, whatever the environment already says."""
+    import os
+
+    from nasrepro import parallel
+
+    given = [config.getoption(o) for o in ("--executor", "--jobs", "--address")]
+    current = parallel.choice_from_env()  # a bad $NASREPRO_EXECUTOR etc. is a usage error
+    if any(v is not None for v in given):
+        kind, jobs, address = given
+        choice = parallel.check_choice(kind or current.kind,
+                                       current.jobs if jobs is None else jobs,
+                                       address or current.address)
+        os.environ.update(choice.env())
 
 
 @pytest.hookimpl(wrapper=True)

@@ -67,12 +67,15 @@ NO_REPORT_CODES = {4: "usage error", 5: "no tests collected"}
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from nasrepro.options import check_run_options
+    from nasrepro.parallel import check_choice
     from nasrepro.paths import repo_root
-    from nasrepro.stages.cli import run_stages_first
+    from nasrepro.stages.cli import executor_env, run_stages_first
 
     started = time.time()
     check_run_options(args.seeds, args.claim, args.device, args.skip_missing_device)
+    check_choice(args.executor, args.jobs, args.address)
     env = run_stages_first(args, started)  # --budget / --jobs / --executor: OPSUB stages
+    env = executor_env(args, env)  # --jobs / --executor: LENET stacks, search groups
     cmd = pytest_command(args.tier, args.claim, args.seeds, args.device, args.accept_baselines,
                          args.pytest_args, args.skip_missing_device)
     print("+", " ".join(cmd), flush=True)

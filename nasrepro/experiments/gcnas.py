@@ -38,6 +38,7 @@ from nasrepro.nas.controllers.gcn import GCNController
 from nasrepro.nas.evolution import regularized_evolution
 from nasrepro.nas.random_search import random_search
 from nasrepro.nas.reinforce import GroupedReward, TableLookup, run_reinforce
+from nasrepro.parallel import Unit, run_units
 from nasrepro.progress import Ticker
 
 # GCN hyperparameters: architecture (see docs/gcnas.md) and REINFORCE settings. REINFORCE
@@ -233,20 +234,34 @@ def cpu_threads(n: int, device: str) -> contextlib.AbstractContextManager[None]:
     return rs.torch_threads(n if device == "cpu" else None)
 
 
+# The comparison's search groups: independent batched runs, each cached on its own.
+PARTS = ("gcn", "baselines", "lstm", "factorized")
+
+
+def comparison_part(name: str, cfg: dict[str, Any], progress: bool = False
+                    ) -> dict[str, dict[str, Any]]:
+    """One search group of the comparison ({controller: result}), on one CPU thread; a unit
+    of nasrepro.parallel (so --executor ray runs the four as Ray tasks)."""
+    data = rs.data_fingerprint(tuple(cfg["sources"]))  # the tables every part reads
+    with cpu_threads(1, cfg["device"]):
+        if name == "gcn":
+            return cached("gcnas_gcn", cfg, lambda: run_gcn(cfg, progress), data=data)
+        if name == "baselines":
+            return cached("gcnas_baselines", cfg, lambda: run_baselines(cfg), data=data)
+        rcfg, res = run_reward_search_rows(cfg, name)
+        return {name: {**res, "config": rcfg, "n_rows": sum(
+            v["acc"].shape[0] for v in res["groups"].values())}}
+
+
 def comparison(tier: str, seeds: int | None = None, device: str = "cpu",
                reward_seeds: int | None = None, progress: bool = False
                ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """(config, {controller: result}) of the whole comparison; each part cached."""
     cfg = experiment_config(tier, seeds, device, reward_seeds)
     results: dict[str, dict[str, Any]] = {}
-    data = rs.data_fingerprint(tuple(cfg["sources"]))  # the tables both parts read
-    with cpu_threads(1, device):
-        results.update(cached("gcnas_gcn", cfg, lambda: run_gcn(cfg, progress), data=data))
-        results.update(cached("gcnas_baselines", cfg, lambda: run_baselines(cfg), data=data))
-        for name in ("lstm", "factorized"):
-            rcfg, res = run_reward_search_rows(cfg, name)
-            results[name] = {**res, "config": rcfg, "n_rows": sum(
-                v["acc"].shape[0] for v in res["groups"].values())}
+    for part in run_units([Unit(comparison_part, (name, cfg, progress), f"GCNAS {name} run")
+                           for name in PARTS], device=device, default_jobs=1):
+        results.update(part)
     for name, res in results.items():
         res["params"] = controller_params(name)
     return cfg, results

@@ -21,6 +21,7 @@ from nasrepro.data.mnist import fingerprint as mnist_fingerprint
 from nasrepro.data.mnist import load_mnist
 from nasrepro.experiments.cache import cached, cached_file, config_hash, source_fingerprint
 from nasrepro.measure.environment import machine_class
+from nasrepro.parallel import Unit, run_units
 from nasrepro.paths import PACKAGE_DIR, cache_dir
 from nasrepro.progress import Ticker
 from nasrepro.train.lenet_loop import Case, run_stack
@@ -149,33 +150,23 @@ def _finished(members: list[tuple[str, int]], runs: list[dict[str, np.ndarray]])
 def study(seeds: Iterable[int], tier: str, device: str,
           keys: Iterable[str] = tuple(ALL_CASES)) -> dict[str, list[dict[str, np.ndarray]]]:
     """{case key: [run per seed]} for all cases, trained in stacks of one batch size
-    (`TIERS[tier]["stack"]` members at most). On the CPU, stacks go to `workers` processes of
-    `threads` threads each (LeNet steps are too small for two OpenMP threads to pay off, and
-    on a shared machine a descheduled thread stalls its partner at every barrier)."""
+    (`TIERS[tier]["stack"]` members at most). Each stack is a unit of nasrepro.parallel: on
+    the CPU by default `workers` processes of `threads` threads each (LeNet steps are too
+    small for two OpenMP threads to pay off, and on a shared machine a descheduled thread
+    stalls its partner at every barrier); with --executor ray, Ray tasks."""
     b = TIERS[tier]
     seeds, keys = list(seeds), list(keys)
     jobs = stacks(keys, seeds, b["stack"])
     args = [(st, b["iters"], b["eval_every"], device, b["threads"]) for st in jobs]
     ticker = Ticker(f"LeNet study, {len(seeds)} seed(s)", len(jobs), "training stacks",
                     every_s=0)
-    if device == "cpu" and b["workers"] > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        ctx = multiprocessing.get_context("spawn")
-        done: list[Any] = [None] * len(args)
-        with ProcessPoolExecutor(b["workers"], mp_context=ctx) as pool:
-            futures = {pool.submit(train_stack, *a): i for i, a in enumerate(args)}
-            for n, fut in enumerate(as_completed(futures), 1):
-                i = futures[fut]
-                done[i] = fut.result()
-                ticker.update(n, _finished(jobs[i], done[i]))
-    else:
-        data = load_mnist(device=device)
-        done = []
-        for n, a in enumerate(args, 1):
-            done.append(train_stack(*a, data=data))
-            ticker.update(n, _finished(jobs[n - 1], done[-1]))
+    units = [Unit(train_stack, a, "LeNet stack " + ", ".join(f"case {k} seed {sd}"
+                                                            for k, sd in st))
+             for st, a in zip(jobs, args, strict=True)]
+    done = run_units(units, device=device,
+                     default_jobs=b["workers"] if device == "cpu" else 1,
+                     cpus_per_unit=max(b["threads"], 1),
+                     on_done=lambda i, n, runs: ticker.update(n, _finished(jobs[i], runs)))
     found = {m: run for st, runs in zip(jobs, done, strict=True)
              for m, run in zip(st, runs, strict=True)}
     return {k: [found[(k, s)] for s in seeds] for k in keys}

@@ -24,9 +24,7 @@ speedup tolerance of 15.8 %).
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,6 +43,7 @@ from nasrepro.nas.controllers.lstm import LSTMController
 from nasrepro.nas.controllers.stacked import StackedController
 from nasrepro.nas.reinforce import GroupedReward, TableLookup, run_reinforce
 from nasrepro.nas.reinforce_enas import EnasSettings, run_reinforce_enas
+from nasrepro.parallel import Unit, run_units
 from nasrepro.progress import Ticker
 
 REWARDS = ("mnasnet", "proposed")
@@ -193,20 +192,17 @@ def _reward(targets: torch.Tensor, rew_of_row: list[int], device: str) -> Groupe
 
 def run_map(cfg: dict[str, Any], progress: bool = True) -> dict[str, Any]:
     """Run every setting of the map: {cells, settings: {name: {cells (indices), lat_blocks,
-    counts, seeds}}, timing}. With cfg['workers'] = 2 the factorized run and the ENAS run
-    go to two processes (the two batched runs are independent; results are identical)."""
+    counts, seeds}}, timing}. The factorized run and the ENAS run are two search groups
+    (independent batched runs; results identical wherever they run): with cfg['workers'] = 2
+    two processes, with --executor ray two Ray tasks (nasrepro.parallel)."""
     table = rs.table_for(tuple(cfg["sources"]))
     cells = grid(table, tuple(cfg["sources"]), tuple(cfg["quantiles"]), tuple(cfg["fixed_ms"]))
     parts = [p for p, on in (("factorized", bool(cfg["lrs"])),
                              ("enas_lstm", bool(cfg["enas_seeds"]))) if on]
     t0 = time.perf_counter()
-    if cfg.get("workers", 1) > 1 and len(parts) > 1:
-        ctx = multiprocessing.get_context("spawn")  # fork after torch init can deadlock
-        with ProcessPoolExecutor(max_workers=len(parts), mp_context=ctx) as pool:
-            done = list(pool.map(_run_part, parts, [cfg] * len(parts), [cells] * len(parts),
-                                 [progress] * len(parts)))
-    else:
-        done = [_run_part(p, cfg, cells, progress) for p in parts]
+    done = run_units([Unit(_run_part, (p, cfg, cells, progress), f"REWARD-SENS {p} run")
+                      for p in parts], device=cfg["device"],
+                     default_jobs=cfg.get("workers", 1))
     out: dict[str, Any] = {"cells": [asdict(c) for c in cells], "settings": {}, "timing": {}}
     for part, (settings, timing) in zip(parts, done, strict=True):
         out["settings"].update(settings)

@@ -15,11 +15,13 @@ def add_stage_run_options(sp: argparse.ArgumentParser) -> None:
                          "stop cleanly before it (finished stages stored, the stage in flight "
                          "checkpointed), print what is left with an ETA; the OPSUB claims then "
                          "report 'incomplete' until a rerun finishes the stages")
-    sp.add_argument("--jobs", type=int, default=1,
-                    help="OPSUB stages run concurrently in separate processes (distillations "
-                         "and fine-tunes after the host; on one GPU they share the device)")
+    sp.add_argument("--jobs", type=int, default=None,
+                    help="independent units at once: OPSUB stages (distillations and "
+                         "fine-tunes after the host; on one GPU they share the device; "
+                         "default 1), LENET training stacks and search groups (default: "
+                         "each experiment's own, e.g. 2 LENET processes on the CPU)")
     sp.add_argument("--executor", default="local", choices=("local", "ray"),
-                    help="where stage tasks run: local processes, or Ray tasks (pip install "
+                    help="where those units run: local processes, or Ray tasks (pip install "
                          "'nasrepro[ray]'; num_gpus=1/jobs each on CUDA)")
     sp.add_argument("--address", default=None,
                     help="with --executor ray: address of a running Ray cluster (default: "
@@ -43,25 +45,41 @@ def run_stages_first(args: argparse.Namespace, started: float) -> dict[str, str]
     from nasrepro.stages.executors import make_executor
     from nasrepro.stages.runner import run_opsub_stages
 
-    if args.budget is None and args.jobs == 1 and args.executor == "local" and not args.address:
+    if args.budget is None and args.jobs in (None, 1) and args.executor == "local" \
+            and not args.address:
         return None
     budget = parse_duration(args.budget) if args.budget is not None else None
     if not _opsub_selected(args.claim):
-        print("nasrepro: --budget/--jobs/--executor drive the OPSUB stages; no OPSUB claim is "
-              "selected, so they have no effect", flush=True)
+        if args.budget is not None:
+            print("nasrepro: --budget drives the OPSUB stages; no OPSUB claim is selected, so "
+                  "it has no effect", flush=True)
         return None
     device = resolve_device(args.device)
     if args.tier == "full" and device != "cuda":
         print("OPSUB full-tier stages need CUDA: stage runner skipped (the claims say why)",
               flush=True)
     else:
-        executor = make_executor(args.executor, args.jobs, device, args.address)
-        run_opsub_stages(args.tier, device, args.seeds, executor, args.jobs, budget, started,
+        jobs = args.jobs or 1
+        executor = make_executor(args.executor, jobs, device, args.address)
+        run_opsub_stages(args.tier, device, args.seeds, executor, jobs, budget, started,
                          log=lambda line: print(line, flush=True))
     env = {**os.environ, STAGES_ENV: "stored"}
     if budget is not None:
         env[DEADLINE_ENV] = repr(started + budget)
     return env
+
+
+def executor_env(args: argparse.Namespace, env: dict[str, str] | None
+                 ) -> dict[str, str] | None:
+    """`env` (None: this process's) plus --executor / --jobs / --address for the pytest run,
+    where LENET training stacks and search groups read them (nasrepro.parallel); None when
+    none of them was given and `env` is None."""
+    from nasrepro.parallel import check_choice
+
+    if args.executor == "local" and args.jobs is None and not args.address:
+        return env
+    choice = check_choice(args.executor, args.jobs, args.address)
+    return {**(env if env is not None else os.environ), **choice.env()}
 
 
 def _device(requested: str) -> str:

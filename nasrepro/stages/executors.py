@@ -42,17 +42,9 @@ class RayExecutor:
     reports folder) or starts a local Ray with `jobs` CPUs."""
 
     def __init__(self, jobs: int, device: str, address: str | None = None) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise ConfigError("--executor ray: Ray is not installed; pip install "
-                              "'nasrepro[ray]' (or use the default local executor)") from None
-        self.ray = ray
-        if not ray.is_initialized():
-            if address:
-                ray.init(address=address, include_dashboard=False)
-            else:
-                ray.init(num_cpus=jobs, include_dashboard=False)
+        from nasrepro.parallel import ray_session
+
+        self.ray = ray = ray_session(jobs, address)
         gpus = 1.0 / jobs if device.startswith("cuda") else 0
         self.remote = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(run_stage_task)
 

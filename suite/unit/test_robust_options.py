@@ -32,6 +32,8 @@ def _pytest(args: list[str], tmp_path: Path, **env: str) -> tuple[int, list[str]
     (["--seeds", "-3"], "--seeds -3: need at least 1 seed"),
     (["--claim", "NOPE"], "--claim NOPE matches no claim; papers: GCNAS, LENET, OPSUB, REWARD"),
     (["--claim", "REWAD-4"], "did you mean REWARD-4"),
+    (["--jobs", "0"], "--jobs 0: need at least 1"),
+    (["--address", "head:6379"], "needs --executor ray"),
 ])
 def test_pytest_bad_option_is_one_line_usage_error(tmp_path, args, says):
     # the probes: --seeds 0 was a 23-line INTERNALERROR; --claim NOPE exited 5 silently
@@ -39,6 +41,11 @@ def test_pytest_bad_option_is_one_line_usage_error(tmp_path, args, says):
     assert rc == 4
     assert len(lines) == 1 and lines[0].startswith("ERROR: ") and says in lines[0], lines
     assert not (tmp_path / "reports").exists()
+
+
+def test_pytest_bad_executor_in_the_environment_is_one_line_usage_error(tmp_path):
+    rc, lines = _pytest(["suite/reward/test_reward_1.py"], tmp_path, NASREPRO_EXECUTOR="dask")
+    assert rc == 4 and len(lines) == 1 and "use one of local, ray" in lines[0], lines
 
 
 @no_cuda
@@ -81,6 +88,8 @@ def test_claim_matching_rule():
 @pytest.mark.parametrize(("args", "says"), [
     (["--seeds", "0"], "--seeds 0: need at least 1 seed"),
     (["--claim", "NOPE"], "--claim NOPE matches no claim"),
+    (["--jobs", "0"], "--jobs 0: need at least 1"),
+    (["--address", "head:6379", "--claim", "LENET"], "needs --executor ray"),
 ])
 def test_nasrepro_run_bad_option_writes_nothing(tmp_path, monkeypatch, capsys, args, says):
     monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path / "reports"))
@@ -105,6 +114,18 @@ def test_nasrepro_run_writes_no_report_after_a_pytest_usage_error(tmp_path, monk
     assert cli.main(["run", "--claim", "REWARD-1", "--", "--no-such-pytest-option"]) == 4
     assert "pytest exited 4 (usage error): no report written" in capfd.readouterr().err
     assert not (tmp_path / "reports" / "REPORT.md").exists()
+
+
+def test_nasrepro_run_passes_the_executor_to_pytest_through_the_environment():
+    from nasrepro.stages.cli import executor_env
+
+    args = cli.build_parser().parse_args(["run", "--claim", "LENET"])
+    assert executor_env(args, None) is None  # nothing given: the run is unchanged
+    args = cli.build_parser().parse_args(["run", "--claim", "LENET", "--executor", "ray",
+                                          "--jobs", "3", "--address", "head:6379"])
+    env = executor_env(args, {"KEEP": "1"})
+    assert env == {"KEEP": "1", "NASREPRO_EXECUTOR": "ray", "NASREPRO_JOBS": "3",
+                   "NASREPRO_RAY_ADDRESS": "head:6379"}
 
 
 def test_pytest_command_passes_skip_missing_device():

@@ -1,0 +1,178 @@
+"""Independent units of work (LENET training stacks, search groups) on the executor the user
+chose: this process or local worker processes (the default), or Ray tasks (the optional
+extra `nasrepro[ray]`; a local Ray or a cluster). `nasrepro run --executor ray` and pytest's
+`--executor ray` choose it through the environment (EXECUTOR_ENV, JOBS_ENV, ADDRESS_ENV), so
+the experiments behind the claim tests see it without new arguments.
+
+A unit is a picklable module-level function with its arguments, and its result must not
+depend on where it runs. A Ray worker whose machine class (CPU code path, core count, GPU
+model, torch) differs from the driver's refuses its unit: its float results would belong
+to another baseline.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures as cf
+import multiprocessing
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nasrepro.errors import ConfigError, NasreproError
+
+EXECUTOR_ENV = "NASREPRO_EXECUTOR"
+JOBS_ENV = "NASREPRO_JOBS"
+ADDRESS_ENV = "NASREPRO_RAY_ADDRESS"
+KINDS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class ExecutorChoice:
+    """Where units run: kind 'local' | 'ray'; jobs = units at once (None: each experiment's
+    own default, e.g. LENET's 2 worker processes on the CPU); address = a Ray cluster."""
+
+    kind: str = "local"
+    jobs: int | None = None
+    address: str | None = None
+
+    def env(self) -> dict[str, str]:
+        """The environment variables that pass this choice to a child process."""
+        out = {EXECUTOR_ENV: self.kind}
+        if self.jobs is not None:
+            out[JOBS_ENV] = str(self.jobs)
+        if self.address:
+            out[ADDRESS_ENV] = self.address
+        return out
+
+
+def check_choice(kind: str, jobs: int | None, address: str | None) -> ExecutorChoice:
+    """A validated choice; a bad value is one ConfigError line that says what to do."""
+    if kind not in KINDS:
+        raise ConfigError(f"executor {kind!r}: use one of {', '.join(KINDS)} "
+                          f"(option --executor or ${EXECUTOR_ENV})")
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"--jobs {jobs}: need at least 1 (or leave it out for each "
+                          "experiment's default)")
+    if address and kind != "ray":
+        raise ConfigError("a Ray address (--address / $NASREPRO_RAY_ADDRESS) needs "
+                          "--executor ray")
+    return ExecutorChoice(kind, jobs, address or None)
+
+
+def choice_from_env(env: Mapping[str, str] | None = None) -> ExecutorChoice:
+    """The choice the environment carries (unset: local, each experiment's default jobs)."""
+    env = os.environ if env is None else env
+    raw_jobs = env.get(JOBS_ENV, "").strip()
+    try:
+        jobs = int(raw_jobs) if raw_jobs else None
+    except ValueError:
+        raise ConfigError(f"${JOBS_ENV}={raw_jobs!r}: need a whole number of jobs") from None
+    return check_choice(env.get(EXECUTOR_ENV, "local").strip() or "local", jobs,
+                        env.get(ADDRESS_ENV, "").strip() or None)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One independent piece of work: fn(*args), named for progress and errors."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    label: str
+
+
+def ray_session(cpus: int, address: str | None) -> Any:
+    """The Ray module, connected once per process: to `address` (a running cluster; every
+    node needs nasrepro, the data root and, for cached results, the same reports folder)
+    or to a local Ray with `cpus` CPUs. Shut down when the process exits."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--executor ray: Ray is not installed; pip install 'nasrepro[ray]' "
+                          "(or use the default local executor)") from None
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, include_dashboard=False)
+        else:
+            ray.init(num_cpus=cpus, include_dashboard=False)
+        atexit.register(ray.shutdown)
+    return ray
+
+
+def _guarded_call(fn: Callable[..., Any], args: tuple[Any, ...], label: str,
+                  driver_class: str, device: str) -> Any:
+    """Run a unit on a Ray worker after checking that its machine class is the driver's."""
+    from nasrepro.measure.environment import machine_class
+
+    here = machine_class(device)
+    if here != driver_class:
+        raise ConfigError(f"{label}: this Ray worker is machine class {here}, the driver "
+                          f"{driver_class}; float results differ between classes, so run "
+                          "the units on nodes of the driver's class")
+    return fn(*args)
+
+
+def run_units(units: Sequence[Unit], *, device: str, default_jobs: int,
+              cpus_per_unit: int = 1,
+              on_done: Callable[[int, int, Any], None] | None = None,
+              choice: ExecutorChoice | None = None) -> list[Any]:
+    """Results of `units`, in their order. on_done(index, finished so far, result) is called
+    in the driver as each finishes. Local: jobs <= 1 runs them here one after another, more
+    spawns that many worker processes. Ray: one task per unit with `cpus_per_unit` CPUs and,
+    on CUDA, 1/jobs of a GPU (several units share one device)."""
+    choice = choice or choice_from_env()
+    jobs = min(choice.jobs or default_jobs, max(len(units), 1))
+    results: list[Any] = [None] * len(units)
+
+    def finish(i: int, n: int, res: Any) -> None:
+        results[i] = res
+        if on_done is not None:
+            on_done(i, n, res)
+
+    if choice.kind == "ray":
+        cpus = max(choice.jobs or os.cpu_count() or 1, cpus_per_unit)
+        _run_on_ray(units, device, jobs, cpus_per_unit, ray_session(cpus, choice.address),
+                    finish)
+    elif jobs <= 1:
+        for n, (i, u) in enumerate(enumerate(units), 1):
+            finish(i, n, u.fn(*u.args))
+    else:
+        ctx = multiprocessing.get_context("spawn")  # fork after torch init can deadlock
+        with cf.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+            futures = {pool.submit(u.fn, *u.args): i for i, u in enumerate(units)}
+            for n, fut in enumerate(cf.as_completed(futures), 1):
+                finish(futures[fut], n, fut.result())
+    return results
+
+
+def _run_on_ray(units: Sequence[Unit], device: str, jobs: int, cpus_per_unit: int, ray: Any,
+                finish: Callable[[int, int, Any], None]) -> None:
+    """At most `jobs` units in flight as Ray tasks; the next is submitted as one finishes."""
+    from nasrepro.measure.environment import machine_class
+    from nasrepro.progress import emit
+
+    gpus = 1.0 / jobs if device.startswith("cuda") else 0
+    where = ray.get_runtime_context().gcs_address
+    emit(f"[ray] {len(units)} unit(s) ({units[0].label}, ...) as Ray tasks, {jobs} at once, "
+         f"{cpus_per_unit} CPU" + (f" + {gpus:.2g} GPU" if gpus else "") + f" each, on {where}")
+    remote = ray.remote(num_cpus=cpus_per_unit, num_gpus=gpus, max_retries=0)(_guarded_call)
+    driver_class = machine_class(device)
+    queue = list(enumerate(units))[::-1]
+    pending: dict[Any, int] = {}
+    n = 0
+    while queue or pending:
+        while queue and len(pending) < jobs:
+            i, u = queue.pop()
+            pending[remote.remote(u.fn, u.args, u.label, driver_class, device)] = i
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            i = pending.pop(ref)
+            try:
+                res = ray.get(ref)
+            except ray.exceptions.RayTaskError as exc:
+                if isinstance(exc.cause, NasreproError):
+                    raise exc.cause from None  # a nasrepro error stays its one line
+                raise exc.as_instanceof_cause() from None  # with the worker's traceback
+            n += 1
+            finish(i, n, res)
