@@ -83,7 +83,8 @@ def ray_reports(tmp_path_factory):
     """A local Ray (2 CPUs) whose workers write their caches under a reports folder of
     their own, so nothing a Ray task computes is served from the local run's cache (or the
     other way round). The environment is fixed when Ray starts its workers."""
-    ray = pytest.importorskip("ray")
+    ray = pytest.importorskip("ray", reason="Ray is the optional extra nasrepro[ray]; "
+                              "CI's Ray step (.ci/run) runs these with it installed")
     folder = tmp_path_factory.mktemp("ray_reports")
     before = os.environ.get("NASREPRO_REPORTS")
     os.environ["NASREPRO_REPORTS"] = str(folder)
