@@ -26,6 +26,7 @@ EXECUTOR_ENV = "NASREPRO_EXECUTOR"
 JOBS_ENV = "NASREPRO_JOBS"
 ADDRESS_ENV = "NASREPRO_RAY_ADDRESS"
 KINDS = ("local", "ray")
+_UNREACHABLE: dict[str, str] = {}  # Ray addresses this process could not connect to
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,20 @@ def ray_session(cpus: int, address: str | None) -> Any:
     except ImportError:
         raise ConfigError("--executor ray: Ray is not installed; pip install 'nasrepro[ray]' "
                           "(or use the default local executor)") from None
+    if address in _UNREACHABLE:
+        raise ConfigError(_UNREACHABLE[address])  # said once already: fail at once
     if not ray.is_initialized():
         if address:
-            ray.init(address=address, include_dashboard=False)
+            try:
+                ray.init(address=address, include_dashboard=False)
+            except ConnectionError as exc:
+                _UNREACHABLE[address] = (
+                    f"--address {address}: cannot connect to a Ray cluster there ({exc}). Is "
+                    "it started (`ray start --head`)? Ray >= 2.59 clusters use token "
+                    "authentication: export RAY_AUTH_MODE=token (the token comes from "
+                    "~/.ray/auth_token or RAY_AUTH_TOKEN; `ray get-auth-token` on the head "
+                    "prints it), or pass --address auto on a node of the cluster")
+                raise ConfigError(_UNREACHABLE[address]) from None
         else:
             ray.init(num_cpus=cpus, include_dashboard=False)
         atexit.register(ray.shutdown)

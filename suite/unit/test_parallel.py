@@ -184,3 +184,13 @@ def test_gcnas_search_groups_on_ray_equal_this_process(ray_reports, local_report
                 for field, x in arrays.items():
                     np.testing.assert_array_equal(a[ctl]["groups"][group][field], x,
                                                   err_msg=f"{ctl} {group} {field}")
+
+
+def test_an_unreachable_ray_address_is_said_once_then_fails_at_once(monkeypatch):
+    # the probe: a token-authenticated cluster (Ray >= 2.59) reached by address without
+    # RAY_AUTH_MODE=token; every claim test then waited 20 s again before its traceback
+    pytest.importorskip("ray", reason="Ray is the optional extra nasrepro[ray]")
+    said = "--address head:1: cannot connect to a Ray cluster there (...)"
+    monkeypatch.setitem(parallel._UNREACHABLE, "head:1", said)
+    with pytest.raises(ConfigError, match="cannot connect"):
+        parallel.ray_session(2, "head:1")
