@@ -49,7 +49,8 @@ class ExecutorChoice:
 
 
 def check_choice(kind: str, jobs: int | None, address: str | None) -> ExecutorChoice:
-    """A validated choice; a bad value is one ConfigError line that says what to do."""
+    """A validated choice; a bad value (or Ray asked for and not installed) is one
+    ConfigError line that says what to do."""
     if kind not in KINDS:
         raise ConfigError(f"executor {kind!r}: use one of {', '.join(KINDS)} "
                           f"(option --executor or ${EXECUTOR_ENV})")
@@ -59,6 +60,8 @@ def check_choice(kind: str, jobs: int | None, address: str | None) -> ExecutorCh
     if address and kind != "ray":
         raise ConfigError("a Ray address (--address / $NASREPRO_RAY_ADDRESS) needs "
                           "--executor ray")
+    if kind == "ray":
+        require_ray()
     return ExecutorChoice(kind, jobs, address or None)
 
 
@@ -83,15 +86,21 @@ class Unit:
     label: str
 
 
-def ray_session(cpus: int, address: str | None) -> Any:
-    """The Ray module, connected once per process: to `address` (a running cluster; every
-    node needs nasrepro, the data root and, for cached results, the same reports folder)
-    or to a local Ray with `cpus` CPUs. Shut down when the process exits."""
+def require_ray() -> Any:
+    """The ray module, or one ConfigError line saying how to get it."""
     try:
         import ray
     except ImportError:
         raise ConfigError("--executor ray: Ray is not installed; pip install 'nasrepro[ray]' "
                           "(or use the default local executor)") from None
+    return ray
+
+
+def ray_session(cpus: int, address: str | None) -> Any:
+    """The Ray module, connected once per process: to `address` (a running cluster; every
+    node needs nasrepro, the data root and, for cached results, the same reports folder)
+    or to a local Ray with `cpus` CPUs. Shut down when the process exits."""
+    ray = require_ray()
     if address in _UNREACHABLE:
         raise ConfigError(_UNREACHABLE[address])  # said once already: fail at once
     if not ray.is_initialized():

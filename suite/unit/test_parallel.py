@@ -6,8 +6,10 @@ tasks and as local work. The Ray tests need the optional extra (`pip install
 
 from __future__ import annotations
 
+import importlib.util
 import operator
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -22,7 +24,11 @@ from nasrepro.parallel import ExecutorChoice, Unit, check_choice, choice_from_en
 LOCAL = ExecutorChoice("local")
 
 
-@given(kind=st.sampled_from(parallel.KINDS), jobs=st.one_of(st.none(), st.integers(1, 64)),
+HAVE_RAY = importlib.util.find_spec("ray") is not None
+
+
+@given(kind=st.sampled_from(parallel.KINDS if HAVE_RAY else ("local",)),
+       jobs=st.one_of(st.none(), st.integers(1, 64)),
        address=st.one_of(st.none(), st.from_regex(r"[a-z0-9.]{1,20}:[0-9]{2,5}",
                                                   fullmatch=True)))
 def test_choice_round_trips_through_the_environment(kind, jobs, address):
@@ -45,6 +51,13 @@ def test_unset_environment_is_local_with_each_experiments_default():
 def test_bad_choice_is_one_line_that_says_what_to_do(env, says):
     with pytest.raises(ConfigError, match=says) as err:
         choice_from_env(env)
+    assert "\n" not in str(err.value)
+
+
+def test_ray_asked_for_and_not_installed_is_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'nasrepro\[ray\]'") as err:
+        choice_from_env({parallel.EXECUTOR_ENV: "ray"})
     assert "\n" not in str(err.value)
 
 

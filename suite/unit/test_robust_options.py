@@ -1,6 +1,7 @@
 """Bad options and bad inputs are one clear line with a non-zero exit, and nothing is written
 (pytest and `nasrepro run` / `nasrepro nb201 export`); data errors in a test are one line."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -121,11 +122,14 @@ def test_nasrepro_run_passes_the_executor_to_pytest_through_the_environment():
 
     args = cli.build_parser().parse_args(["run", "--claim", "LENET"])
     assert executor_env(args, None) is None  # nothing given: the run is unchanged
-    args = cli.build_parser().parse_args(["run", "--claim", "LENET", "--executor", "ray",
-                                          "--jobs", "3", "--address", "head:6379"])
-    env = executor_env(args, {"KEEP": "1"})
-    assert env == {"KEEP": "1", "NASREPRO_EXECUTOR": "ray", "NASREPRO_JOBS": "3",
-                   "NASREPRO_RAY_ADDRESS": "head:6379"}
+    args = cli.build_parser().parse_args(["run", "--claim", "LENET", "--jobs", "3"])
+    assert executor_env(args, {"KEEP": "1"}) == {"KEEP": "1", "NASREPRO_EXECUTOR": "local",
+                                                 "NASREPRO_JOBS": "3"}
+    if importlib.util.find_spec("ray") is not None:
+        args = cli.build_parser().parse_args(["run", "--claim", "LENET", "--executor", "ray",
+                                              "--jobs", "3", "--address", "head:6379"])
+        assert executor_env(args, {}) == {"NASREPRO_EXECUTOR": "ray", "NASREPRO_JOBS": "3",
+                                          "NASREPRO_RAY_ADDRESS": "head:6379"}
 
 
 def test_pytest_command_passes_skip_missing_device():
