@@ -143,6 +143,8 @@ def run_units(units: Sequence[Unit], *, device: str, default_jobs: int,
     spawns that many worker processes. Ray: one task per unit with `cpus_per_unit` CPUs and,
     on CUDA, 1/jobs of a GPU (several units share one device)."""
     choice = choice or choice_from_env()
+    if not units:
+        return []
     jobs = min(choice.jobs or default_jobs, max(len(units), 1))
     results: list[Any] = [None] * len(units)
 

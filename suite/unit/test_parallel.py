@@ -124,6 +124,7 @@ def test_ray_units_come_back_in_order_and_errors_stay_one_line(ray_reports):
     out = run_units([Unit(operator.mul, (i, 3), f"u{i}") for i in range(5)], device="cpu",
                     default_jobs=1, choice=RAY, on_done=lambda i, n, r: seen.append(n))
     assert out == [0, 3, 6, 9, 12] and sorted(seen) == [1, 2, 3, 4, 5]
+    assert run_units([], device="cpu", default_jobs=2, choice=RAY) == []
     with pytest.raises(ConfigError) as err:  # the unit's own error class, not Ray's
         run_units([Unit(check_choice, ("dask", None, None), "bad")], device="cpu",
                   default_jobs=1, choice=RAY)
