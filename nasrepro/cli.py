@@ -73,9 +73,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     started = time.time()
     check_run_options(args.seeds, args.claim, args.device, args.skip_missing_device)
-    check_choice(args.executor, args.jobs, args.address)
+    choice = check_choice(args.executor, args.jobs, args.address)
     env = run_stages_first(args, started)  # --budget / --jobs / --executor: OPSUB stages
-    env = executor_env(args, env)  # --jobs / --executor: LENET stacks, search groups
+    env = executor_env(choice, env)  # --jobs / --executor: LENET stacks, search groups
     cmd = pytest_command(args.tier, args.claim, args.seeds, args.device, args.accept_baselines,
                          args.pytest_args, args.skip_missing_device)
     print("+", " ".join(cmd), flush=True)

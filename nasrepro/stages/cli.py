@@ -7,6 +7,8 @@ import argparse
 import os
 from pathlib import Path
 
+from nasrepro.parallel import ExecutorChoice
+
 
 def add_stage_run_options(sp: argparse.ArgumentParser) -> None:
     """--budget / --jobs / --executor / --address on `nasrepro run`."""
@@ -69,16 +71,13 @@ def run_stages_first(args: argparse.Namespace, started: float) -> dict[str, str]
     return env
 
 
-def executor_env(args: argparse.Namespace, env: dict[str, str] | None
+def executor_env(choice: ExecutorChoice, env: dict[str, str] | None
                  ) -> dict[str, str] | None:
-    """`env` (None: this process's) plus --executor / --jobs / --address for the pytest run,
-    where LENET training stacks and search groups read them (nasrepro.parallel); None when
-    none of them was given and `env` is None."""
-    from nasrepro.parallel import check_choice
-
-    if args.executor == "local" and args.jobs is None and not args.address:
+    """`env` (None: this process's) plus the validated --executor / --jobs / --address for
+    the pytest run, where LENET training stacks and search groups read them
+    (nasrepro.parallel); `env` unchanged when none of them was given."""
+    if choice == ExecutorChoice():
         return env
-    choice = check_choice(args.executor, args.jobs, args.address)
     return {**(env if env is not None else os.environ), **choice.env()}
 
 

@@ -7,7 +7,6 @@ import concurrent.futures as cf
 import multiprocessing
 from typing import Any
 
-from nasrepro.errors import ConfigError
 from nasrepro.stages.task import StageTask, run_stage_task
 
 
@@ -60,11 +59,9 @@ class RayExecutor:
 
 
 def make_executor(kind: str, jobs: int, device: str, address: str | None = None) -> Any:
-    """'local' (default) or 'ray'."""
-    if jobs < 1:
-        raise ConfigError(f"--jobs {jobs}: need at least 1")
-    if kind == "ray":
-        return RayExecutor(jobs, device, address)
-    if address:
-        raise ConfigError("--address needs --executor ray")
-    return LocalExecutor(jobs)
+    """'local' (default) or 'ray', validated as every executor choice is
+    (nasrepro.parallel.check_choice)."""
+    from nasrepro.parallel import check_choice
+
+    check_choice(kind, jobs, address)
+    return RayExecutor(jobs, device, address) if kind == "ray" else LocalExecutor(jobs)

@@ -118,18 +118,20 @@ def test_nasrepro_run_writes_no_report_after_a_pytest_usage_error(tmp_path, monk
 
 
 def test_nasrepro_run_passes_the_executor_to_pytest_through_the_environment():
+    from nasrepro.parallel import check_choice
     from nasrepro.stages.cli import executor_env
 
-    args = cli.build_parser().parse_args(["run", "--claim", "LENET"])
-    assert executor_env(args, None) is None  # nothing given: the run is unchanged
-    args = cli.build_parser().parse_args(["run", "--claim", "LENET", "--jobs", "3"])
-    assert executor_env(args, {"KEEP": "1"}) == {"KEEP": "1", "NASREPRO_EXECUTOR": "local",
-                                                 "NASREPRO_JOBS": "3"}
+    def env_of(argv: list[str], env: dict[str, str] | None) -> dict[str, str] | None:
+        args = cli.build_parser().parse_args(["run", "--claim", "LENET", *argv])
+        return executor_env(check_choice(args.executor, args.jobs, args.address), env)
+
+    assert env_of([], None) is None  # nothing given: the run is unchanged
+    assert env_of(["--jobs", "3"], {"KEEP": "1"}) == {
+        "KEEP": "1", "NASREPRO_EXECUTOR": "local", "NASREPRO_JOBS": "3"}
     if importlib.util.find_spec("ray") is not None:
-        args = cli.build_parser().parse_args(["run", "--claim", "LENET", "--executor", "ray",
-                                              "--jobs", "3", "--address", "head:6379"])
-        assert executor_env(args, {}) == {"NASREPRO_EXECUTOR": "ray", "NASREPRO_JOBS": "3",
-                                          "NASREPRO_RAY_ADDRESS": "head:6379"}
+        assert env_of(["--executor", "ray", "--jobs", "3", "--address", "head:6379"], {}) == {
+            "NASREPRO_EXECUTOR": "ray", "NASREPRO_JOBS": "3",
+            "NASREPRO_RAY_ADDRESS": "head:6379"}
 
 
 def test_pytest_command_passes_skip_missing_device():
