@@ -64,6 +64,7 @@ TIERS: dict[str, dict[str, Any]] = {
         # no oversubscription stalls on a shared CI runner.
         "threads": 1,
         "speed_check": False,  # suite/bench/test_bench_opsub.py measures it on the CPU
+        "needs_cuda": False,
     },
     "full": {
         "depth": 40, "widen": 2, "stem": 16,
@@ -81,6 +82,10 @@ TIERS: dict[str, dict[str, Any]] = {
         "threads": None,  # leave torch's default
         # one resident epoch vs one per-sample DataLoader epoch of the host, same run
         "speed_check": True,
+        # WRN-40-2 on all of CIFAR-10 is GPU work: elsewhere the stage runner is skipped and
+        # the claims are NOT RUN (a CPU rehearsal of this tier at micro scale sets False:
+        # suite/unit/test_full_tier_rehearsal.py)
+        "needs_cuda": True,
     },
 }
 
@@ -89,8 +94,9 @@ def tier_config(tier: str, seeds: int | None = None) -> dict[str, Any]:
     """The JSON-ready budget of a tier (what keys baselines and the stage store)."""
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r}")
-    # speed_check only adds a timing table; it changes no result, so it keys nothing
-    t = {k: v for k, v in TIERS[tier].items() if k != "speed_check"}
+    # speed_check only adds a timing table and needs_cuda only says where the tier may run;
+    # neither changes a result, so they key nothing
+    t = {k: v for k, v in TIERS[tier].items() if k not in ("speed_check", "needs_cuda")}
     if seeds is not None:
         t["baseline_seeds"] = seeds
     return {k: (v.as_dict() if hasattr(v, "as_dict") else v) for k, v in t.items()}
@@ -566,7 +572,7 @@ def result_for_claim(claim: Any) -> dict[str, Any]:
     committed, why = committed_result(claim.tier, claim.options.seeds)
     if committed is not None:
         return committed
-    if claim.tier == "full" and claim.device != "cuda":
+    if TIERS[claim.tier]["needs_cuda"] and claim.device != "cuda":
         claim.skip_not_run(
             "full tier needs a CUDA GPU (WRN-40-2 on all of CIFAR-10: 200 baseline epochs, "
             f"16 distillations, 19 fine-tunes x 50 epochs); {FULL_GPU_ESTIMATE}"

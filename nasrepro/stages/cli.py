@@ -42,7 +42,7 @@ def run_stages_first(args: argparse.Namespace, started: float) -> dict[str, str]
     through the stage runner, then return the environment under which the claim tests only
     assemble stored stages (None: plain run, nothing to do here)."""
     from nasrepro.claims.session import resolve_device
-    from nasrepro.experiments.opsub import DEADLINE_ENV, STAGES_ENV
+    from nasrepro.experiments.opsub import DEADLINE_ENV, STAGES_ENV, TIERS
     from nasrepro.stages.budget import parse_duration
     from nasrepro.stages.executors import make_executor
     from nasrepro.stages.runner import run_opsub_stages
@@ -57,8 +57,8 @@ def run_stages_first(args: argparse.Namespace, started: float) -> dict[str, str]
                   "it has no effect", flush=True)
         return None
     device = resolve_device(args.device)
-    if args.tier == "full" and device != "cuda":
-        print("OPSUB full-tier stages need CUDA: stage runner skipped (the claims say why)",
+    if TIERS[args.tier]["needs_cuda"] and device != "cuda":
+        print(f"OPSUB {args.tier}-tier stages need CUDA: stage runner skipped (the claims say why)",
               flush=True)
     else:
         jobs = args.jobs or 1
