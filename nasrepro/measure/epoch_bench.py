@@ -56,6 +56,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.epochs < 1:
         ap.error("--epochs must be >= 1")
+    batch = _recipe(args).batch_size
+    if args.per_class is not None and args.per_class * 10 < batch:
+        ap.error(f"--per-class {args.per_class} gives {args.per_class * 10} images, fewer "
+                 f"than one batch of {batch}: raise --per-class or lower --batch")
     return args
 
 
@@ -250,4 +254,6 @@ def _summarise(result: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    res = main()
+    if res is not None and not res["rounds"]:  # a failure at a larger k still measured some
+        sys.exit(f"epoch_bench: nothing measured: {res['errors'][0]['error']}")

@@ -12,6 +12,8 @@ docs/gpu.md.
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 import warnings
 
@@ -253,10 +255,28 @@ def test_epoch_bench_records_a_failed_round_and_stops(tmp_path):
     the benchmark with the error in the JSON, no hang and no larger concurrency tried."""
     out = tmp_path / "bench.json"
     res = epoch_bench.main(["--device", "cpu", "--depth", "11", "--per-class", "5",
-                            "--concurrency", "1,2", "--out", str(out)])
+                            "--batch", "25", "--concurrency", "1,2", "--out", str(out)])
     assert res["rounds"] == [] and [e["concurrency"] for e in res["errors"]] == [1]
     assert "exited with" in res["errors"][0]["error"]
     assert json.loads(out.read_text())["errors"] == res["errors"]
+
+
+def test_epoch_bench_that_measured_nothing_exits_non_zero(tmp_path):
+    """full_tier.sh logs the benchmark's exit status: nothing measured is a failure there."""
+    out = subprocess.run([sys.executable, "-m", "nasrepro.measure.epoch_bench", "--device",
+                          "cpu", "--depth", "11", "--per-class", "5", "--batch", "25",
+                          "--concurrency", "1"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "epoch_bench: nothing measured" in out.stderr
+
+
+def test_epoch_bench_refuses_fewer_images_than_one_batch(capsys):
+    """docs/gpu.md once suggested --per-class 5 with the default batch of 128: every worker
+    died in train_classifier; now it is one line before any worker starts."""
+    with pytest.raises(SystemExit) as exc:
+        epoch_bench.main(["--device", "cpu", "--depth", "10", "--per-class", "5"])
+    assert exc.value.code == 2
+    assert "--per-class 5 gives 50 images, fewer than one batch of 128" in (
+        capsys.readouterr().err)
 
 
 def test_forced_bf16_really_changes_the_numbers(images):

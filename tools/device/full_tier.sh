@@ -12,11 +12,14 @@
 #      and, once the host is trained, the bf16 host (`stages commit [--host]`) ->
 #      $OUT/committed.tgz; then records, REPORT.md and the stage store packed into $OUT
 #      (tools/device/pack_out.py).
+# Exit: 0 when the run finished (claims judged, or skipped as incomplete under the budget);
+# 3 CIFAR-10 parts still missing; 4 the run was killed by the time limit; else the run's own
+# exit code (a collection or usage error is 2). $OUT is packed in every case but 3.
 # Everything is also logged to $OUT/full_tier.log. The whole script keeps within LIMIT_S
 # (default 585 s: the tool's 600 s per command, minus the packing margin).
 # Knobs (environment): LIMIT_S, BENCH (1; 0 skips step 4), BENCH_S (at most 150 s),
 # CONCURRENCY (1,2,4,8), BUDGET (default: what is left, in seconds, e.g. 400s), JOBS (4);
-# for a dry run on a CPU machine: DEVICE=cpu, BENCH_ARGS (e.g. "--depth 10 --per-class 5").
+# for a dry run on a CPU machine: DEVICE=cpu, BENCH_ARGS (e.g. "--depth 10 --per-class 20").
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 start=$(date +%s)
@@ -70,6 +73,7 @@ if [ "$BENCH" = 1 ]; then
   say "epoch benchmark exit $?"
 fi
 
+run_rc=0
 secs=$(( $(left) - PACK_S ))
 if [ "$secs" -lt 60 ]; then
   say "5/6 only ${secs}s left: no full-tier run"
@@ -85,7 +89,11 @@ else
   say "5/6 nasrepro run --tier full --claim OPSUB ${opts[*]} (killed at ${secs}s)"
   timeout -k 10 "$secs" python3 -m nasrepro.cli run --tier full --claim OPSUB \
     --device "$DEVICE" "${opts[@]}"
-  say "nasrepro run exit $?"
+  run_rc=$?
+  say "nasrepro run exit $run_rc"
+  case $run_rc in  # 124/137 would read as the device tool's own time limit
+    124|137) say "the run was stopped by this script's timeout (${secs}s)"; run_rc=4 ;;
+  esac
 fi
 
 say "6/6 packing $OUT"
@@ -102,6 +110,7 @@ fi
 python3 tools/device/pack_out.py "$NASREPRO_REPORTS" "$OUT"
 nvidia-smi --query-gpu=name,temperature.gpu,clocks.sm,memory.used --format=csv || true
 ls -l "$OUT"
-say "done"
+say "done (exit $run_rc: the run's)"
 exec 1>&- 2>&-
 sleep 1  # let tee finish writing the log before the tool collects $OUT
+exit "$run_rc"  # packed whatever happened; a failed run still fails the call
