@@ -11,6 +11,7 @@ a test is reported as its one-line message.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -257,9 +258,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
                       f"baseline: {base['status']}")
         for line in base.get("info", []):
             tr.write_line(f"{'':<10}   {line}")
-    try:
-        from nasrepro.report.markdown import write_report
+    from nasrepro.report.markdown import REPORT_AFTER_ENV, write_report
 
+    if os.environ.get(REPORT_AFTER_ENV):
+        return  # `nasrepro run` writes it after pytest
+    try:
         path = write_report()
         tr.write_line(f"report: {path}")
     except Exception as exc:  # the report must never hide the test outcome

@@ -69,6 +69,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from nasrepro.options import check_run_options
     from nasrepro.parallel import check_choice
     from nasrepro.paths import repo_root
+    from nasrepro.report.markdown import REPORT_AFTER_ENV, write_report
     from nasrepro.stages.cli import executor_env, run_stages_first
 
     started = time.time()
@@ -79,13 +80,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cmd = pytest_command(args.tier, args.claim, args.seeds, args.device, args.accept_baselines,
                          args.pytest_args, args.skip_missing_device)
     print("+", " ".join(cmd), flush=True)
+    # REPORT.md is written once, here, after pytest (the session would write it too)
+    env = {**(env if env is not None else os.environ), REPORT_AFTER_ENV: "1"}
     rc = subprocess.call(cmd, cwd=repo_root(), env=env)
     if rc in NO_REPORT_CODES:
         print(f"nasrepro: pytest exited {rc} ({NO_REPORT_CODES[rc]}): no report written",
               file=sys.stderr)
         return rc
-    from nasrepro.report.markdown import write_report
-
     print(f"report: {write_report()}")
     return rc
 
@@ -132,7 +133,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     """Default tier (all tests), the speed gates, the mutation run, then the report; the
     exit code is the worst of the steps, and the report is written whatever happened."""
     from nasrepro.paths import repo_root
-    from nasrepro.report.markdown import write_report
+    from nasrepro.report.markdown import REPORT_AFTER_ENV, write_report
 
     steps = {
         "default tier": [sys.executable, "-m", "pytest", str(repo_root() / "suite"),
@@ -141,9 +142,10 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
         "mutants": [sys.executable, "-m", "nasrepro.cli", "mutants"],
     }
     codes = {}
+    env = {**os.environ, REPORT_AFTER_ENV: "1"}  # written once, below
     for name, cmd in steps.items():
         print(f"== nightly: {name}\n+ {' '.join(cmd)}", flush=True)
-        codes[name] = subprocess.call(cmd, cwd=repo_root())
+        codes[name] = subprocess.call(cmd, cwd=repo_root(), env=env)
     print(f"report: {write_report()}")
     for name, code in codes.items():
         print(f"nightly {name}: {'ok' if code == 0 else f'FAILED (exit {code})'}")

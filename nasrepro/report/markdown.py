@@ -546,6 +546,11 @@ def repeated_paragraphs(text: str, min_chars: int = 60) -> list[str]:
     return out
 
 
+# Set by `nasrepro run` for its pytest run: the CLI writes REPORT.md once pytest is done (also
+# after a crash), so the session does not write it first.
+REPORT_AFTER_ENV = "NASREPRO_REPORT_AFTER_PYTEST"
+
+
 def write_report(tier: str | None = None) -> Path:
     """Render REPORT.md (and the appendices of its long tables) from the records of `tier`
     (all tiers if None); remove appendices no record needs any more; return the report's

@@ -117,6 +117,19 @@ def test_nasrepro_run_writes_no_report_after_a_pytest_usage_error(tmp_path, monk
     assert not (tmp_path / "reports" / "REPORT.md").exists()
 
 
+def test_nasrepro_run_writes_the_report_once(tmp_path, monkeypatch, capfd):
+    """The pytest session and then `nasrepro run` both wrote REPORT.md (twice the figures,
+    two 'report:' lines); under `nasrepro run` only the CLI writes it, after pytest."""
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path / "reports"))
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    assert cli.main(["run", "--claim", "REWARD-1"]) == 0
+    out = capfd.readouterr().out
+    assert [ln for ln in out.splitlines() if ln.startswith("report:")] == [
+        f"report: {tmp_path / 'reports' / 'REPORT.md'}"], out[-1500:]
+    assert "| [REWARD-1](#reward-1-smoke) | smoke |" in (
+        tmp_path / "reports" / "REPORT.md").read_text()
+
+
 def test_nasrepro_run_passes_the_executor_to_pytest_through_the_environment():
     from nasrepro.parallel import check_choice
     from nasrepro.stages.cli import executor_env
