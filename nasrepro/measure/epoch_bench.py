@@ -184,6 +184,9 @@ def _meta(args: argparse.Namespace, device: str) -> dict[str, Any]:
             "network": f"WRN-{args.depth}-{args.widen}",
             "batch": cfg.batch_size, "epochs_per_worker": args.epochs,
             "recipe": cfg.as_dict(), "perf": Perf.for_device(device).as_dict(),
+            # the training loops set these (nasrepro.train.perf.deterministic_kernels)
+            "cudnn": {"deterministic": True, "benchmark": False,
+                      "version": torch.backends.cudnn.version()},
             "torch": torch.__version__, "cpu_count": os.cpu_count(),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 

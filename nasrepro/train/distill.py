@@ -27,7 +27,7 @@ from nasrepro.measure.timers import synchronize
 from nasrepro.models.wrn import WideResNet
 from nasrepro.train.checkpoint import NO_PROGRESS, StageProgress
 from nasrepro.train.loop import _fmt_eta, autocast, log_stderr
-from nasrepro.train.perf import Perf
+from nasrepro.train.perf import Perf, deterministic_kernels
 from nasrepro.train.schedules import cosine_lr
 
 
@@ -102,6 +102,7 @@ def distill_block(teacher: WideResNet, position: int, candidate: nn.Module, trai
     `perf`: the execution choices (default: the device's, nasrepro.train.perf).
     """
     device = train.images.device
+    deterministic_kernels()
     teacher.eval()
     for p in teacher.parameters():
         p.requires_grad_(False)

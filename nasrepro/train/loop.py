@@ -24,7 +24,7 @@ from nasrepro.data.augment import augment, normalize
 from nasrepro.data.cifar import Split
 from nasrepro.measure.timers import synchronize
 from nasrepro.train.checkpoint import NO_PROGRESS, StageProgress
-from nasrepro.train.perf import Perf, resolve
+from nasrepro.train.perf import Perf, deterministic_kernels, resolve
 from nasrepro.train.schedules import cosine_lr
 
 
@@ -147,6 +147,7 @@ def train_classifier(model: nn.Module, train: Split, test: Split, cfg: TrainConf
     execution choices (default: the device's, nasrepro.train.perf).
     """
     device = train.images.device
+    deterministic_kernels()
     net = prepare_model(model, cfg)
     opt = make_optimizer(model, cfg)
     gen = torch.Generator(device=device)
@@ -235,6 +236,7 @@ def conventional_epoch(model: nn.Module, train: Split, cfg: TrainConfig, seed: i
     """Seconds for one training epoch through a per-sample DataLoader (same model/step)."""
     torch.manual_seed(seed)
     perf = resolve(perf, device)
+    deterministic_kernels()  # the same kernels as the resident pipeline it is compared with
     loader = torch.utils.data.DataLoader(PerSampleCIFAR(train, cfg.padding),
                                          batch_size=cfg.batch_size, shuffle=True,
                                          drop_last=True, num_workers=num_workers,

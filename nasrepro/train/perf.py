@@ -47,6 +47,17 @@ class Perf:
 GPU_PATHS = Perf(torch.bfloat16, pin_memory=True)
 
 
+def deterministic_kernels() -> None:
+    """Make cuDNN choose deterministic kernels and never autotune (no effect off CUDA, where
+    the kernels already are): a stage run twice, or resumed from its last epoch, then gives
+    the same numbers bit for bit on a GPU too, which OPSUB-5's determinism gate and the
+    budgeted runs' resume check ask. cuDNN's default choice includes kernels that sum with
+    atomics (PyTorch's reproducibility notes); their speed cost is measured on the GPU in
+    the epoch benchmark, which runs with this setting."""
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
 def resolve(perf: Perf | None, device: str | torch.device) -> Perf:
     """`perf`, or the device's default when None."""
     return perf if perf is not None else Perf.for_device(device)

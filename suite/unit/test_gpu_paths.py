@@ -83,6 +83,28 @@ def test_perf_defaults_keep_cpu_fp32_and_cuda_bf16():
         assert torch.get_autocast_dtype("cpu") == torch.bfloat16
 
 
+@pytest.mark.parametrize("loop", ["train", "distill", "conventional"])
+def test_every_training_loop_asks_cudnn_for_deterministic_kernels(images, loop):
+    """cuDNN's default kernels may sum with atomics, so a GPU stage re-run would differ from
+    the stored one (OPSUB-5's determinism gate, resumed stages): each loop sets the flags
+    before its first step (they only act on CUDA; here the line is executed)."""
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = False, True
+    try:
+        cfg = micro(FULL_FT, epochs=1, batch_size=32, eval_at=())
+        if loop == "train":
+            train_classifier(wrn10(), images, images, cfg, seed=0, log=None)
+        elif loop == "distill":
+            teacher, spec = wrn10(), WideResNet(10, 1).block_spec(3)
+            cand = build_candidate(4, spec.in_ch, spec.out_ch, spec.stride)
+            distill_block(teacher, 3, cand, images, micro(FULL_DISTILL, epochs=1, batch_size=32),
+                          seed=0, log=None)
+        else:
+            conventional_epoch(wrn10(), images, cfg, seed=0, device=torch.device("cpu"))
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+
+
 def test_resident_augmentation_of_the_full_recipe(images):
     """Gather by a random permutation (as the resident loop does), then crop+flip+cutout 16:
     shape, dtype, and every value inside the normalised range of its channel."""
