@@ -106,7 +106,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from nasrepro.experiments.opsub import stage_graph, stage_store
+    from nasrepro.experiments.opsub import TIERS, stage_graph, stage_store
     from nasrepro.stages.eta import status
 
     device = _device(args.device)
@@ -115,7 +115,21 @@ def _cmd_status(args: argparse.Namespace) -> int:
     for line in status(stage_graph(args.tier, device, args.seeds), store, args.tier).lines(
             args.jobs):
         print(line)
+    if TIERS[args.tier]["needs_cuda"] and device != "cuda":
+        print(f"note: the {args.tier} tier's stages run on CUDA only; here its claims are "
+              f"judged from committed results ({committed_state(args.tier, args.seeds)}) or "
+              "from stages brought with `nasrepro stages import`")
     return 0
+
+
+def committed_state(tier: str, seeds: int | None) -> str:
+    """One phrase: are this tier's committed stage results complete for this checkout?"""
+    from nasrepro.stages.committed import committed_dir, committed_result
+
+    result, why = committed_result(tier, seeds)
+    if result is not None:
+        return f"complete in {committed_dir(tier)}"
+    return why or f"none in {committed_dir(tier)}"
 
 
 def _cmd_commit(args: argparse.Namespace) -> int:

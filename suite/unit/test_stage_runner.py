@@ -257,3 +257,18 @@ def test_determinism_rerun_waits_when_it_would_pass_the_deadline(monkeypatch):
     assert "does not fit" in opsub.rerun_does_not_fit(r, 18, 4)
     monkeypatch.setenv(opsub.DEADLINE_ENV, repr(time.time() + 1000))
     assert opsub.rerun_does_not_fit(r, 18, 4) == ""
+
+
+def test_stages_status_says_where_a_cuda_tier_runs_and_what_is_committed(tmp_path,
+                                                                         monkeypatch, capsys):
+    from nasrepro.cli import main
+
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path / "reports"))
+    monkeypatch.setattr(committed, "committed_dir", lambda tier: tmp_path / "none" / tier)
+    assert main(["stages", "status", "--tier", "full", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "stages: 0 of 37 done" in out
+    assert "the full tier's stages run on CUDA only" in out
+    assert f"committed results (none in {tmp_path / 'none' / 'full'})" in out
+    assert main(["stages", "status", "--tier", "smoke", "--device", "cpu"]) == 0
+    assert "CUDA only" not in capsys.readouterr().out
