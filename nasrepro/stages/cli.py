@@ -117,8 +117,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(line)
     if TIERS[args.tier]["needs_cuda"] and device != "cuda":
         print(f"note: the {args.tier} tier's stages run on CUDA only; here its claims are "
-              f"judged from committed results ({committed_state(args.tier, args.seeds)}) or "
-              "from stages brought with `nasrepro stages import`")
+              f"judged from committed results alone ({committed_state(args.tier, args.seeds)}"
+              "; `nasrepro stages commit` on the GPU machine writes them)")
     return 0
 
 

@@ -269,6 +269,6 @@ def test_stages_status_says_where_a_cuda_tier_runs_and_what_is_committed(tmp_pat
     out = capsys.readouterr().out
     assert "stages: 0 of 37 done" in out
     assert "the full tier's stages run on CUDA only" in out
-    assert f"committed results (none in {tmp_path / 'none' / 'full'})" in out
+    assert f"committed results alone (none in {tmp_path / 'none' / 'full'};" in out
     assert main(["stages", "status", "--tier", "smoke", "--device", "cpu"]) == 0
     assert "CUDA only" not in capsys.readouterr().out
