@@ -90,6 +90,33 @@ TIERS: dict[str, dict[str, Any]] = {
 }
 
 
+def rehearsal_tier(per_class: tuple[int, int, int] = (100, 40, 30), baseline_epochs: int = 10,
+                   finetune_epochs: int = 2, distill_epochs: int = 2) -> dict[str, Any]:
+    """The full tier's recipe and structure (speed stage first, cutout 16, torch's default
+    threads, evaluations at mid and end, 3 baseline seeds, full-tier learning rates) at the
+    smoke tier's network and sizes, allowed on the CPU: substituted for TIERS['full'] to run
+    the GPU path end to end before a lease (suite/unit/test_full_tier_rehearsal.py,
+    tools/device/rehearse.sh). Its numbers are never a full-tier result. per_class: (train,
+    test, fine-tune) images per class."""
+    full, smoke = TIERS["full"], TIERS["smoke"]
+
+    def sized(cfg: Any, **kw: Any) -> Any:
+        return type(cfg)(**{**cfg.as_dict(), **kw})
+
+    return {**full, "depth": smoke["depth"], "widen": smoke["widen"], "stem": smoke["stem"],
+            "train_per_class": per_class[0], "test_per_class": per_class[1],
+            "finetune_per_class": per_class[2],
+            "baseline": sized(full["baseline"], epochs=baseline_epochs,
+                              batch_size=smoke["baseline"].batch_size,
+                              eval_at=(baseline_epochs,)),
+            "distill": sized(full["distill"], epochs=distill_epochs,
+                             batch_size=smoke["distill"].batch_size),
+            "finetune": sized(full["finetune"], epochs=finetune_epochs,
+                              batch_size=smoke["finetune"].batch_size,
+                              eval_at=(max(1, finetune_epochs // 2), finetune_epochs)),
+            "needs_cuda": False}
+
+
 def tier_config(tier: str, seeds: int | None = None) -> dict[str, Any]:
     """The JSON-ready budget of a tier (what keys baselines and the stage store)."""
     if tier not in TIERS:

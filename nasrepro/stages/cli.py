@@ -133,12 +133,21 @@ def committed_state(tier: str, seeds: int | None) -> str:
 
 
 def _cmd_commit(args: argparse.Namespace) -> int:
+    from nasrepro.errors import ConfigError
     from nasrepro.experiments.opsub import stage_keys, stage_store
-    from nasrepro.stages.committed import committed_dir, write_committed
-    from nasrepro.stages.host_weights import write_host_weights
+    from nasrepro.stages.committed import committed_dir, committed_result, write_committed
+    from nasrepro.stages.host_weights import HOST_FILE, write_host_weights
 
     device = _device(args.device)
     if args.host:
+        complete, _ = committed_result(args.tier, args.seeds)
+        fp32_based = not (committed_dir(args.tier) / HOST_FILE).exists()
+        if complete is not None and fp32_based and not args.force:
+            raise ConfigError(
+                f"the committed {args.tier}-tier stage results in {committed_dir(args.tier)} "
+                "are complete and were computed from the fp32 host: committing the bf16 host "
+                "would re-key every stage after it, and the claims could no longer be judged "
+                "from them. Leave it out, or pass --force (then rerun those stages from it)")
         store = stage_store(args.tier, device, args.seeds)
         base = store.load_result(stage_keys(args.tier, device, args.seeds)["baseline"])
         import statistics
@@ -201,6 +210,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", action="store_true",
                    help="instead: the trained host as a bf16 state dict with provenance "
                         "(<= 5 MB); it then replaces the baseline stage on every checkout")
+    p.add_argument("--force", action="store_true",
+                   help="with --host: even when the committed results are complete (they "
+                        "then no longer match and must be recomputed from the bf16 host)")
     p.set_defaults(func=_cmd_commit)
     p = ss.add_parser("compare", help="exit 1 unless two results folders hold equal OPSUB "
                                       "records (measurements and verdicts)")

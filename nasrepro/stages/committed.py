@@ -78,9 +78,12 @@ def committed_result(tier: str, seeds: int | None = None,
     """(the assembled OPSUB result, '') from committed JSON when every stage of the tier is
     there with this checkout's portable id; else (None, why) - '' when there are none."""
     from nasrepro.experiments.opsub import assemble, stage_graph, stage_keys
+    from nasrepro.stages.host_weights import PROVENANCE
 
     folder = folder or committed_dir(tier)
-    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    # the bf16 host's provenance shares the folder; it is not a stage result
+    files = (sorted(f for f in folder.glob("*.json") if f.name != PROVENANCE)
+             if folder.is_dir() else [])
     if not files:
         return None, ""
     docs = {}

@@ -22,23 +22,13 @@ from nasrepro.paths import data_root, repo_root, results_dir
 from nasrepro.stages import committed, host_weights
 from nasrepro.stages.executors import LocalExecutor
 from nasrepro.stages.runner import run_opsub_stages
-from nasrepro.train.distill import DistillConfig
-from nasrepro.train.loop import TrainConfig
 
 pytestmark = pytest.mark.skipif(
     not (data_root() / "cifar10" / "train_labels.npy").exists(),
     reason="CIFAR-10 arrays not in the data root")
 
-FULL = opsub.TIERS["full"]
-# The full tier's structure with the smoke network and a few images: only sizes change.
-MICRO_FULL = {**FULL, "depth": 16, "widen": 1, "stem": 8,
-              "train_per_class": 10, "test_per_class": 5, "finetune_per_class": 5,
-              "baseline": TrainConfig(epochs=2, batch_size=20, lr=0.1, cutout=16,
-                                      eval_at=(1, 2)),
-              "distill": DistillConfig(epochs=1, batch_size=25, lr=FULL["distill"].lr),
-              "finetune": TrainConfig(epochs=2, batch_size=10, lr=0.01, cutout=16,
-                                      eval_at=(1, 2)),
-              "needs_cuda": False}
+# The full tier's recipe and structure at micro scale (100 training images): only sizes change.
+MICRO_FULL = opsub.rehearsal_tier(per_class=(10, 5, 5), baseline_epochs=2, distill_epochs=1)
 # Packages nasrepro uses that the GPU machine's image does not have (docs/gpu.md): the
 # device runs the checkout uninstalled, so nothing else may depend on them at collection.
 DEVICE_IMAGE_LACKS = ("nas_201_api", "ray")
@@ -74,7 +64,7 @@ def judge_all() -> dict[str, dict]:
             for cid in CLAIMS}
 
 
-def test_full_tier_end_to_end_at_micro_scale(tmp_path, monkeypatch):
+def test_full_tier_end_to_end_at_micro_scale(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(opsub.TIERS, "full", MICRO_FULL)
     monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path / "reports"))
     monkeypatch.setattr(committed, "committed_dir", lambda tier: tmp_path / "committed")
@@ -98,16 +88,24 @@ def test_full_tier_end_to_end_at_micro_scale(tmp_path, monkeypatch):
     assert len(speed) == 1 and speed[0]["rows"][2][1].startswith("x"), five["tables"]
     assert any("gives identical accuracies and losses: True" in n for n in five["notes"])
 
-    # `stages commit` and `stages commit --host`, then the claims from the JSON alone
-    names = committed.write_committed("full", "cpu")
-    assert sorted(names) == sorted(s.name for s in opsub.stage_graph("full", "cpu"))
-    base = opsub.load_stored("full", "cpu")
-    prov = host_weights.write_host_weights(
-        "full", opsub.stage_store("full", "cpu").load_result(
-            opsub.stage_keys("full", "cpu")["baseline"])["state"],
-        base["baseline_acc"], base["baseline_epoch_s"], "cpu")
-    assert json.loads(prov.read_text())["dtype"] == "bfloat16"
-    (tmp_path / "committed" / host_weights.HOST_FILE).unlink()  # JSON only from here on
+    # `stages commit` and `stages commit --host` as full_tier.sh calls them, then the claims
+    # from the JSON alone
+    from nasrepro.cli import main
+
+    assert main(["stages", "commit", "--tier", "full", "--device", "cpu"]) == 0
+    assert sorted(p.stem for p in (tmp_path / "committed").glob("*.json")) == sorted(
+        s.name.replace("/", "__") for s in opsub.stage_graph("full", "cpu"))
+    capsys.readouterr()
+    # complete results from the fp32 host: the bf16 host would make every one of them stale
+    assert main(["stages", "commit", "--tier", "full", "--device", "cpu", "--host"]) == 2
+    assert "are complete and were computed from the fp32 host" in capsys.readouterr().err
+    assert not (tmp_path / "committed" / host_weights.HOST_FILE).exists()
+    assert main(["stages", "commit", "--tier", "full", "--device", "cpu", "--host",
+                 "--force"]) == 0
+    prov = json.loads((tmp_path / "committed" / host_weights.PROVENANCE).read_text())
+    assert prov["dtype"] == "bfloat16" and prov["tier"] == "full"
+    assert committed.committed_result("full")[0] is None  # what the refusal protects
+    (tmp_path / "committed" / host_weights.HOST_FILE).unlink()
     (tmp_path / "committed" / host_weights.PROVENANCE).unlink()
     monkeypatch.delenv(opsub.STAGES_ENV)
     again = judge_all()
