@@ -21,7 +21,7 @@
 # CONCURRENCY (1,2,4,8), BUDGET (default: what is left, in seconds, e.g. 400s), JOBS (4);
 # for a dry run on a CPU machine: DEVICE=cpu, BENCH_ARGS (e.g. "--depth 10 --per-class 20").
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 start=$(date +%s)
 : "${OUT:?run this through the device tool: \$OUT is the folder that comes back}"
 LIMIT_S=${LIMIT_S:-585}
@@ -44,11 +44,11 @@ python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.versio
 "device", torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)'
 echo "cpus $(nproc)"; free -g | head -2; git log -1 --format='commit %H %s' 2>/dev/null || true
 
-export PYTHONPATH="$PWD"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # kept: the rehearsal adds its folder
 if compgen -G ".whl/*.whl" >/dev/null; then
   say "installing carried wheels"
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl && export PYTHONPATH="/tmp/site:$PWD"
+    --target /tmp/site .whl/*.whl && export PYTHONPATH="/tmp/site:$PYTHONPATH"
 fi
 
 say "2/6 CIFAR-10"
@@ -101,7 +101,7 @@ if python3 -m nasrepro.cli stages --help >/dev/null 2>&1; then
   python3 -m nasrepro.cli stages commit --tier full --device "$DEVICE"
   if [ ! -f reference_results/opsub_stages/full/host_bf16.pt ]; then
     python3 -m nasrepro.cli stages commit --tier full --device "$DEVICE" --host \
-      || say "no trained host to commit yet"
+      || say "no bf16 host committed (the line above says why)"
   fi
   if [ -d reference_results/opsub_stages/full ]; then
     tar -czf "$OUT/committed.tgz" reference_results/opsub_stages/full

@@ -12,6 +12,12 @@
 #   2. on the CIFAR-10 that step joined: the GPU-path unit tests with the compiled step
 #      (-m ''), the full-tier rehearsal and the collection check (test_gpu_paths.py,
 #      test_full_tier_rehearsal.py); none may skip.
+#   3. two leases of the full tier itself at rehearsal scale (opsub.rehearsal_tier: the full
+#      recipe at the smoke tier's sizes, swapped in by tools/device/rehearsal/): lease 1 with
+#      a 1-s budget stops after the first stage; its committed.tgz is extracted and its
+#      stage parts carried (call S) into lease 2 on a fresh reports folder, which finishes
+#      with five judged records; then the claims judged on the CPU from the committed JSON
+#      alone must equal them (`nasrepro stages compare`).
 # Needs .device/cifar10/p* (tools/device/split_cifar.sh). Exit 0 when every step passed.
 #   tools/device/rehearse.sh            PYTHON (python3.12), VENV, KEEP=1 keeps the temp folder
 set -uo pipefail
@@ -44,7 +50,7 @@ export PATH="$VENV/bin:$PATH" PYTHONPATH="$tree" NASREPRO_DEVICE_DIR="$tmp/devic
 export NASREPRO_REPORTS="$tmp/device/reports"
 unset NASREPRO_ROOT
 
-say "1/2 calls A, B, C of docs/gpu.md (DEVICE=cpu)"
+say "1/3 calls A, B, C of docs/gpu.md (DEVICE=cpu)"
 parts=(.device/cifar10/p*)
 n=${#parts[@]}
 for i in $(seq 1 "$n"); do
@@ -69,10 +75,48 @@ assert b["conventional"]["speedup"] > 0' "$tmp/out/epoch_bench.json" \
 grep -q "epoch benchmark exit 0" "$tmp/out/full_tier.log" || fail "the benchmark failed"
 ls -l "$tmp/out"
 
-say "2/2 GPU-path tests, compiled step included, and the full-tier rehearsal, on the joined data"
+say "2/3 GPU-path tests, compiled step included, and the full-tier rehearsal, on the joined data"
 (cd "$tree" && NASREPRO_DATA="$NASREPRO_DEVICE_DIR/data" NASREPRO_REPORTS="$tmp/reports" \
   python3 -m pytest -q -p no:cacheprovider -rs -m '' suite/unit/test_gpu_paths.py \
   suite/unit/test_full_tier_rehearsal.py) | tee "$tmp/tests.log"
 [ "${PIPESTATUS[0]}" = 0 ] || fail "the unit tests above"
 ! grep -q "skipped" "$tmp/tests.log" || fail "a test skipped above: it must run here"
+say "3/3 two leases of the full tier at rehearsal scale (opsub.rehearsal_tier, on the CPU)"
+# tools/device/rehearsal/sitecustomize.py swaps the full tier for rehearsal_tier() in every
+# Python process started from here; the joined CIFAR-10 stays (a warm machine)
+export NASREPRO_REHEARSAL=full PYTHONPATH="$tree/tools/device/rehearsal:$tree"
+lease() {  # lease N [ENV=VALUE ...]: full_tier.sh on a fresh reports folder, no benchmark
+  local n=$1; shift
+  (cd "$tree" && env OUT="$tmp/lease$n" NASREPRO_REPORTS="$tmp/lease$n-reports" DEVICE=cpu \
+    BENCH=0 JOBS=2 LIMIT_S=400 "$@" tools/device/full_tier.sh > "$tmp/lease$n.log" 2>&1)
+  local rc=$?
+  [ "$rc" = 0 ] || { tail -30 "$tmp/lease$n.log"; fail "lease $n: full_tier.sh exit $rc"; }
+  grep -E "stages: |budget: |left: |nasrepro run exit|OPSUB-[1-5] " "$tmp/lease$n.log"
+}
+# lease 1: a 1-s budget: the speed stage starts (no epoch measured yet), nothing after it
+lease 1 BUDGET=1s
+grep -q "incomplete (no verdict)" "$tmp/lease1.log" || fail "lease 1 did not stop part-way"
+compgen -G "$tmp/lease1/stages.tar.part*" >/dev/null || fail "lease 1 returned no stage store"
+# what the lead does after it (docs/gpu.md): commit committed.tgz, carry the parts (call S)
+tar -xzf "$tmp/lease1/committed.tgz" -C "$tree"
+mkdir -p "$tree/.device/stages" && cp "$tmp/lease1"/stages.tar.part* "$tree/.device/stages/"
+# lease 2: another machine (fresh reports folder), the carried store restored, no budget
+lease 2
+grep -q "restoring the carried stage store" "$tmp/lease2.log" || fail "lease 2 did not restore"
+mkdir -p "$tmp/lease2-records" && tar -xzf "$tmp/lease2/results.tgz" -C "$tmp/lease2-records"
+python3 - "$tmp/lease2-records" <<'PY' || fail "lease 2's OPSUB records are not all judged"
+import json, pathlib, sys
+recs = {p.stem: json.loads(p.read_text()) for p in pathlib.Path(sys.argv[1]).rglob("OPSUB-*.json")}
+judged = {"REPRODUCED", "PARTIAL", "NOT REPRODUCED"}
+assert sorted(recs) == [f"OPSUB-{i}" for i in range(1, 6)], sorted(recs)
+assert all(r["tier"] == "full" and r["verdict"] in judged for r in recs.values()), {
+    k: r["verdict"] for k, r in recs.items()}
+PY
+# then a machine without a GPU judges the claims from the committed JSON alone
+tar -xzf "$tmp/lease2/committed.tgz" -C "$tree"
+(cd "$tree" && NASREPRO_DATA="$NASREPRO_DEVICE_DIR/data" NASREPRO_REPORTS="$tmp/cpu-reports" \
+  python3 -m nasrepro.cli run --tier full --claim OPSUB --device cpu > "$tmp/cpu.log" 2>&1) \
+  || { tail -30 "$tmp/cpu.log"; fail "judging from the committed JSON"; }
+python3 -m nasrepro.cli stages compare "$(dirname "$(find "$tmp/lease2-records" -name \
+  OPSUB-1.json)")" "$tmp/cpu-reports/results/full" || fail "records from JSON differ"
 say "passed: the device image's software runs the prepared calls (on the CPU)"
