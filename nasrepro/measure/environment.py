@@ -75,21 +75,41 @@ def cpu_capability() -> str:
     return str(torch.backends.cpu.get_cpu_capability()).lower()
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_vendor() -> str:
+    """'intel', 'amd', or the CPU vendor / architecture in short: with the same ATen
+    capability, MKL takes vendor-specific kernels, and CPU training numerics follow them
+    (OPSUB smoke cells moved up to 11.5 pp between an AMD EPYC and an Intel Xeon, both
+    AVX-512; docs/gate.md)."""
+    vendor = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("vendor_id"):
+                    vendor = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    known = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}
+    return known.get(vendor) or _slug(vendor or platform.machine() or "unknown").lower()
+
+
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in ".-" else "_" for c in text).strip("_")
 
 
 def machine_class(device: str = "cpu") -> str:
     """The class of machine whose hardware-dependent results are interchangeable: what changes
-    CPU float numerics and speed (ATen capability, core count) or the GPU model, plus the torch
-    version. E.g. 'cpu-avx2-2c-torch2.13.0_cpu'. Baselines of hardware-dependent claims are
-    keyed by it (the CPU model string 'AMD EPYC' does not tell AVX2 from AVX-512 machines)."""
+    CPU float numerics and speed (CPU vendor: MKL's kernels; ATen capability; core count) or
+    the GPU model, plus the torch version. E.g. 'cpu-amd-avx2-2c-torch2.13.0_cpu'. Baselines
+    of hardware-dependent claims are keyed by it (the CPU model string 'AMD EPYC' does not
+    tell AVX2 from AVX-512 machines)."""
     import torch
 
     version = _slug(torch.__version__)
     if device.startswith("cuda"):
         return f"cuda-{_slug(device_name(device))}-torch{version}"
-    return f"cpu-{cpu_capability()}-{os.cpu_count()}c-torch{version}"
+    return f"cpu-{cpu_vendor()}-{cpu_capability()}-{os.cpu_count()}c-torch{version}"
 
 
 def code_path_env() -> dict[str, str]:
@@ -116,6 +136,7 @@ def fingerprint(device: str = "cpu") -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "machine_id": machine_id(),
+        "cpu_vendor": cpu_vendor(),
         "cpu_capability": cpu_capability(),
         "machine_class": machine_class(device),
         "code_path_env": code_path_env(),

@@ -179,7 +179,23 @@ def test_machine_class_follows_the_cpu_code_path():
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.strip()
-    assert out.startswith("cpu-default-") and f"-{os.cpu_count()}c-torch" in out
+    from nasrepro.measure.environment import cpu_vendor
+
+    assert out.startswith(f"cpu-{cpu_vendor()}-default-") and f"-{os.cpu_count()}c-torch" in out
+
+
+def test_machine_class_tells_cpu_vendors_apart(monkeypatch):
+    # regression: an Intel Xeon and an AMD EPYC, both 'avx512', shared one class, and the
+    # Intel one failed the AMD-recorded OPSUB smoke baselines (MKL's kernels follow the
+    # vendor: OPSUB-2 'T2 p1 c5 - c1' -10.58 vs -21.08, no code change)
+    from nasrepro.measure import environment
+
+    classes = set()
+    for vendor in ("amd", "intel"):
+        monkeypatch.setattr(environment, "cpu_vendor", lambda v=vendor: v)
+        classes.add(environment.machine_class("cpu"))
+    assert len(classes) == 2 and all(c.startswith(("cpu-amd-", "cpu-intel-")) for c in classes)
+    assert environment.fingerprint("cpu")["cpu_vendor"] == "intel"
 
 
 def test_not_run_records_are_accepted_only_with_measurements():
