@@ -13,17 +13,22 @@ from typing import Any
 from nasrepro.paths import repo_root
 
 
-@functools.lru_cache(maxsize=1)
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (falls back to platform.processor())."""
+def _cpuinfo(field: str) -> str:
+    """The first value of `field` in /proc/cpuinfo ('' where there is none)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
-                if line.startswith("model name"):
+                if line.startswith(field):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    return ""
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (falls back to platform.processor())."""
+    return _cpuinfo("model name") or platform.processor() or "unknown"
 
 
 def git_sha() -> str:
@@ -79,17 +84,9 @@ def cpu_capability() -> str:
 def cpu_vendor() -> str:
     """'intel', 'amd', or the CPU vendor / architecture in short: with the same ATen
     capability, MKL takes vendor-specific kernels, and CPU training numerics follow them
-    (OPSUB smoke cells moved up to 11.5 pp between an AMD EPYC and an Intel Xeon, both
+    (OPSUB smoke cells moved up to 10.5 pp between an AMD EPYC and an Intel Xeon, both
     AVX-512; docs/gate.md)."""
-    vendor = ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("vendor_id"):
-                    vendor = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    vendor = _cpuinfo("vendor_id")
     known = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}
     return known.get(vendor) or _slug(vendor or platform.machine() or "unknown").lower()
 
