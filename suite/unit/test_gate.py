@@ -221,6 +221,62 @@ def test_timing_claim_with_only_emulated_runs_is_reported_not_gated():
     assert baselines.compare(now, base).status == "changed"
 
 
+SPREAD = Tolerance("at_most", 0.1, "test: LENET-2's rule, spread <= 0 + 0.1")
+
+
+def _timing(value, *, timing=True):
+    rec = _rec(value, verdict_paper=0.0, hardware="dependent", claim="LENET-2", band=None,
+               tol=SPREAD)
+    rec["timing"] = timing
+    return rec
+
+
+def test_timing_verdict_near_its_bound_is_reported_not_gated():
+    # Intel VM, LENET-2: two accepted runs 0.231 and 0.125 (both over 0.1: NOT REPRODUCED),
+    # then a run at 0.035. The accepted values are 0.025 from the bound and 0.106 apart.
+    base = baselines.build_baseline([_timing(0.231), _timing(0.125)])
+    assert {r["verdict"] for r in base["runs"]} == {"NOT REPRODUCED"}
+    now = _timing(0.035)
+    assert now["verdict"] == "REPRODUCED"
+    c = baselines.compare(now, base)
+    assert c.status == "match" and c.ok
+    assert "knife edge" in c.info[0] and "bound 0.1" in c.info[0]
+    # the same numbers from a claim that is not a timing (deterministic numerics): gated
+    c = baselines.compare(_timing(0.035, timing=False),
+                          baselines.build_baseline([_timing(0.231, timing=False),
+                                                    _timing(0.125, timing=False)]))
+    assert c.status == "changed" and "verdict changed" in c.problems[0]
+
+
+def test_timing_verdict_clear_of_its_bound_stays_gated():
+    # AMD, LENET-2: accepted 0.015 and 0.027, 0.073 below the bound, 0.012 apart: a run
+    # over 0.1 is a real change, not noise
+    base = baselines.build_baseline([_timing(0.015), _timing(0.027)])
+    assert baselines.knife_edges(_timing(0.02), base) == []
+    c = baselines.compare(_timing(0.2), base)
+    assert c.status == "changed"
+    assert c.problems == ["verdict changed: accepted REPRODUCED, now NOT REPRODUCED"]
+    # one accepted run measures no noise: its verdict is gated as before
+    one = baselines.build_baseline([_timing(0.09)])
+    assert baselines.compare(_timing(0.2), one).status == "changed"
+
+
+@given(st.floats(-5, 5), st.floats(0, 3))
+def test_verdict_bounds_are_where_the_tolerance_flips(ref, v):
+    for kind, check in (("at_most", lambda x, b: x <= b), ("at_least", lambda x, b: x >= b)):
+        tol = Tolerance(kind, v, "test")
+        m = {"tolerance": tol.to_dict(), "threshold": ref, "paper": None}
+        (b,) = baselines.verdict_bounds(m)
+        assert tol.check(b, ref)[0].value == "REPRODUCED" and check(b, b)
+        eps = 1e-6 * (1 + abs(b))
+        outside = b + eps if kind == "at_most" else b - eps
+        assert tol.check(outside, ref)[0].value == "NOT REPRODUCED"
+    m = {"tolerance": Tolerance("absolute", v, "t").to_dict(), "paper": ref}
+    assert baselines.verdict_bounds(m) == [ref - v, ref + v]
+    m = {"tolerance": Tolerance("no_difference", 0.01, "t").to_dict(), "paper": 1.0}
+    assert baselines.verdict_bounds(m) == []
+
+
 def test_a_note_asserting_another_verdict_is_caught():
     from nasrepro.claims.records import contradicting_notes
 
