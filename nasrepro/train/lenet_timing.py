@@ -50,3 +50,20 @@ def interleaved_timing(data: MNIST, cases: dict[str, Case], reps: int, block: in
     return {"per_case": {k: np.asarray(v) for k, v in cpu.items()} if on_cpu else wall_a,
             "wall_per_case": wall_a,
             "clock": "thread CPU time (1 thread)" if on_cpu else "synchronised wall clock"}
+
+
+def same_repeat_ratio(per_case: dict[str, np.ndarray], key: str, ref: str) -> float:
+    """Median over repeats of case `key`'s time / case `ref`'s time in the same repeat: the
+    paired comparison the interleaving exists for (a slow phase scales both alike)."""
+    return float(np.median(per_case[key] / per_case[ref]))
+
+
+def paired_spread(per_case: dict[str, np.ndarray], keys: tuple[str, ...] | list[str],
+                  ref: str) -> float:
+    """max/min - 1 of the cases' same-repeat ratios to `ref` (a member of `keys`, ratio 1):
+    how far apart the cases' costs are, with the machine's drift between repeats cancelled.
+    The cases' own medians would not cancel it: on a VM whose speed changes in phases the
+    medians of 15 repeats can land in different phases (measured: 0.125-0.231 unpaired vs
+    0.010-0.029 paired on the same three runs, docs/gate.md)."""
+    ratios = [same_repeat_ratio(per_case, k, ref) for k in keys]
+    return max(ratios) / min(ratios) - 1.0
