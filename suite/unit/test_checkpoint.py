@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ needs_data = pytest.mark.skipif(not (data_root() / "cifar10" / "train_labels.npy
                                 reason="CIFAR-10 arrays not in the data root")
 
 # One stage of the real pipeline: a WRN-10-1 trained 3 epochs on 100 real CIFAR-10 images
-# (or a candidate distilled 3 epochs against it). argv: store, kind, kill_epoch, kill_step.
+# (or a candidate distilled 3 epochs against it). argv: kind, kill_epoch, kill_step, then one
+# or more stores: the stage is run into each in turn (fresh data and networks each time), its
+# output (stdout and stderr, unbuffered) after a line "== <store>".
 SCRIPT = r"""
 import os, signal, sys
 import torch
@@ -30,9 +33,7 @@ from nasrepro.train.checkpoint import StageStore
 from nasrepro.train.distill import DistillConfig, distill_block
 from nasrepro.train.loop import TrainConfig, train_classifier
 
-store, kind = StageStore(sys.argv[1]), sys.argv[2]
-kill_epoch, kill_step = int(sys.argv[3]), int(sys.argv[4])
-train, test = cifar.load("train", per_class=10), cifar.load("test", per_class=5)
+kind, kill_epoch, kill_step = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 
 def on_step(epoch, step):
     if (epoch, step) == (kill_epoch, kill_step):
@@ -56,14 +57,19 @@ def distill_stage(progress):
                       seed=0, stage="d", progress=progress, on_step=on_step)
     return {**r, "state": cand.state_dict()}
 
-store.run(kind, train_stage if kind == "train" else distill_stage, print)
+for store in sys.argv[4:]:
+    print("==", store, flush=True)
+    train, test = cifar.load("train", per_class=10), cifar.load("test", per_class=5)
+    StageStore(store).run(kind, train_stage if kind == "train" else distill_stage, print)
 """
 
 
-def _run(store: Path, kind: str, kill: tuple[int, int] = (0, 0)) -> subprocess.CompletedProcess:
+def _run(kind: str, *stores: Path, kill: tuple[int, int] = (0, 0)
+         ) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-c", SCRIPT, str(store), kind, *map(str, kill)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-u", "-c", SCRIPT, kind, *map(str, kill),
+                           *map(str, stores)], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=300)
 
 
 def _same(a, b) -> bool:
@@ -78,20 +84,43 @@ def _same(a, b) -> bool:
     return a == b
 
 
+KINDS = ("train", "distill")
+
+
+@pytest.fixture(scope="module")
+def sigkilled(tmp_path_factory):
+    """For each kind, in a folder of its own: the process SIGKILLed in epoch 2 (store a), the
+    store's state right after it (done?, the stored progress's epoch), then one process (one
+    cold start) that resumes the stage in store a and runs it uninterrupted in store b. The
+    two kinds' processes run side by side (each is one thread, mostly a cold start)."""
+    folders = {k: tmp_path_factory.mktemp(f"sigkill-{k}") for k in KINDS}
+    with ThreadPoolExecutor(max_workers=len(KINDS)) as pool:
+        killed = dict(zip(KINDS, pool.map(lambda k: _run(k, folders[k] / "a", kill=(2, 2)),
+                                          KINDS), strict=True))
+        after_kill = {}
+        for k in KINDS:
+            progress = StageStore(folders[k] / "a").load_progress(k)
+            after_kill[k] = (StageStore(folders[k] / "a").done(k),
+                             progress["epoch"] if progress is not None else None)
+        both = dict(zip(KINDS, pool.map(lambda k: _run(k, folders[k] / "a", folders[k] / "b"),
+                                        KINDS), strict=True))
+    return {k: (folders[k], killed[k], *after_kill[k], both[k]) for k in KINDS}
+
+
 @needs_data
-@pytest.mark.parametrize("kind", ["train", "distill"])
-def test_sigkill_mid_epoch_then_resume_gives_identical_records(tmp_path, kind):
-    killed = _run(tmp_path / "a", kind, kill=(2, 2))
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+@pytest.mark.parametrize("kind", KINDS)
+def test_sigkill_mid_epoch_then_resume_gives_identical_records(sigkilled, kind):
+    tmp_path, killed, done_after_kill, epoch_after_kill, both = sigkilled[kind]
+    assert killed.returncode == -signal.SIGKILL, killed.stdout
+    assert not done_after_kill
+    assert epoch_after_kill == 1   # epoch 2 was in flight: only it is lost
+    # one process: the resume in store a, then the uninterrupted run in b
+    assert both.returncode == 0, both.stdout
+    resumed, clean = both.stdout.split(f"== {tmp_path / 'b'}\n")
+    assert resumed.startswith(f"== {tmp_path / 'a'}\n") and "resuming" not in clean
+    assert "resuming after epoch 1/3" in resumed or kind == "distill"
     store = StageStore(tmp_path / "a")
-    assert not store.done(kind)
-    assert store.load_progress(kind)["epoch"] == 1   # epoch 2 was in flight: only it is lost
-    resumed = _run(tmp_path / "a", kind)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resuming after epoch 1/3" in resumed.stdout + resumed.stderr or kind == "distill"
     assert store.done(kind) and not store.progress_path(kind).exists()
-    clean = _run(tmp_path / "b", kind)
-    assert clean.returncode == 0, clean.stderr
     assert _same(store.load_result(kind), StageStore(tmp_path / "b").load_result(kind))
 
 

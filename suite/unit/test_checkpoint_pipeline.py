@@ -1,6 +1,8 @@
 """The whole OPSUB pipeline resumes: a run SIGKILLed in the middle of a fine-tune epoch is
 restarted, skips its finished stages, resumes the interrupted one from its last epoch, and
-returns exactly the results of an uninterrupted run (tiny budget, real CIFAR-10, CPU)."""
+returns exactly the results of an uninterrupted run (conftest.py's tiny budget, real
+CIFAR-10, CPU; the uninterrupted run is the session's shared one, computed in the test
+process, which test_stage_runner.py also compares against)."""
 
 import os
 import pickle
@@ -22,20 +24,16 @@ SCRIPT = r"""
 import os, pickle, signal, sys
 import nasrepro.experiments.opsub as o
 from nasrepro.train.checkpoint import StageStore
-from nasrepro.train.loop import TrainConfig
-from nasrepro.train.distill import DistillConfig
 
-store, out, kill_stage = sys.argv[1], sys.argv[2], sys.argv[3]
-o.TIERS["smoke"] = {**o.TIERS["smoke"], "train_per_class": 10, "test_per_class": 5,
-                    "finetune_per_class": 5,
-                    "baseline": TrainConfig(epochs=2, batch_size=20, lr=0.05, eval_at=(2,)),
-                    "distill": DistillConfig(epochs=1, batch_size=25),
-                    "finetune": TrainConfig(epochs=2, batch_size=10, lr=0.01, eval_at=(1, 2))}
+store, out, kill_stage, tier = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+with open(tier, "rb") as fh:
+    o.TIERS["smoke"] = pickle.load(fh)
 real = o.train_classifier
 
 def train_classifier(*args, **kw):
+    # 3 steps an epoch: killed after the second of epoch 2
     if kw.get("stage") == kill_stage:
-        kw["on_step"] = lambda e, i: (e, i) == (2, 2) and os.kill(os.getpid(), signal.SIGKILL)
+        kw["on_step"] = lambda e, i: (e, i) == (2, 1) and os.kill(os.getpid(), signal.SIGKILL)
     return real(*args, **kw)
 
 o.train_classifier = train_classifier
@@ -47,24 +45,39 @@ with open(out, "wb") as fh:
 """
 
 
-def _run(store: Path, out: Path, kill_stage: str = "") -> subprocess.CompletedProcess:
+def _start(store: Path, out: Path, tier: Path, kill_stage: str = "") -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-c", SCRIPT, str(store), str(out), kill_stage],
-                          env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, str(store), str(out), kill_stage,
+                             str(tier)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
-def test_killed_pipeline_resumes_to_identical_results(tmp_path):
-    killed = _run(tmp_path / "a", tmp_path / "a.pkl", kill_stage="finetune/p7/c4/s0")
+def _finish(proc: subprocess.Popen) -> subprocess.CompletedProcess:
+    try:
+        out, err = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_killed_pipeline_resumes_to_identical_results(tmp_path, tiny_opsub_tier, request):
+    tier = tmp_path / "tier.pkl"
+    tier.write_bytes(pickle.dumps(tiny_opsub_tier))
+    started = _start(tmp_path / "a", tmp_path / "a.pkl", tier, kill_stage="finetune/p7/c4/s0")
+    # meanwhile, on the other core: the uninterrupted run of the same budget (the session's
+    # shared one, computed here unless an earlier test asked for it)
+    try:
+        clean = request.getfixturevalue("tiny_opsub_clean_run")[0]
+    finally:
+        killed = _finish(started)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert "[finetune/p7/c4/s0] epoch 1/2" in killed.stdout      # died inside epoch 2
-    resumed = _run(tmp_path / "a", tmp_path / "a.pkl")
+    resumed = _finish(_start(tmp_path / "a", tmp_path / "a.pkl", tier))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "[baseline@" in resumed.stdout and "] done earlier: skipped" in resumed.stdout
     assert "[finetune/p7/c4/s0] resuming after epoch 1/2" in resumed.stdout
     assert "[finetune/p7/c4/s0] epoch 1/2" not in resumed.stdout  # only epoch 2 was redone
-    clean = _run(tmp_path / "b", tmp_path / "b.pkl")
-    assert clean.returncode == 0, clean.stderr[-2000:]
     a = pickle.loads((tmp_path / "a.pkl").read_bytes())
-    b = pickle.loads((tmp_path / "b.pkl").read_bytes())
     for key in ("cells", "c1", "baseline_acc", "finetune_train_loss", "distill"):
-        assert a[key] == b[key], key
+        assert a[key] == clean[key], key

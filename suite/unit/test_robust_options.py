@@ -5,6 +5,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -28,43 +29,77 @@ def _pytest(args: list[str], tmp_path: Path, **env: str) -> tuple[int, list[str]
     return p.returncode, [ln for ln in (p.stdout + p.stderr).splitlines() if ln.strip()]
 
 
-@pytest.mark.parametrize(("args", "says"), [
+REWARD_1 = "suite/reward/test_reward_1.py"
+BAD_OPTIONS = [
     (["--seeds", "0"], "--seeds 0: need at least 1 seed"),
     (["--seeds", "-3"], "--seeds -3: need at least 1 seed"),
     (["--claim", "NOPE"], "--claim NOPE matches no claim; papers: GCNAS, LENET, OPSUB, REWARD"),
     (["--claim", "REWAD-4"], "did you mean REWARD-4"),
     (["--jobs", "0"], "--jobs 0: need at least 1"),
     (["--address", "head:6379"], "needs --executor ray"),
-])
-def test_pytest_bad_option_is_one_line_usage_error(tmp_path, args, says):
+]
+# The pytest subprocesses of this module by name: (arguments, environment); "{tmp}" in a
+# value is the run's own temporary folder (its reports folder is <tmp>/reports).
+RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
+    **{" ".join(args): ([REWARD_1, *args], {}) for args, _ in BAD_OPTIONS},
+    "executor env": ([REWARD_1], {"NASREPRO_EXECUTOR": "dask"}),
+    "missing data": (["suite/opsub/test_opsub_1.py", "-q"], {"NASREPRO_DATA": "{tmp}/empty"}),
+    "claim elsewhere": ([REWARD_1, "--claim", "LENET-4", "-q"], {}),
+    **({} if cuda_available() else {
+        "cuda": ([REWARD_1, "--device", "cuda"], {}),
+        "cuda skipped": ([REWARD_1, "--device", "cuda", "--skip-missing-device", "-rs"], {})}),
+}
+
+
+@pytest.fixture(scope="module")
+def pytest_run(tmp_path_factory):
+    """All of RUNS, started together when the first is asked for, as many at once as the
+    machine has cores (each is a separate cold start, ~2.5 s of imports on one core); a test
+    waits for its own run: pytest_run(name) -> (exit code, non-empty output lines, the
+    run's temporary folder). Every run is still its own fresh pytest process."""
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+    started = {}
+    for name, (args, env) in RUNS.items():
+        tmp = tmp_path_factory.mktemp("pytest_run")
+        env = {k: v.replace("{tmp}", str(tmp)) for k, v in env.items()}
+        started[name] = (pool.submit(_pytest, args, tmp, **env), tmp)
+
+    def result(name: str) -> tuple[int, list[str], Path]:
+        future, tmp = started[name]
+        return (*future.result(), tmp)
+
+    yield result
+    pool.shutdown(cancel_futures=True)
+
+
+@pytest.mark.parametrize(("args", "says"), BAD_OPTIONS)
+def test_pytest_bad_option_is_one_line_usage_error(pytest_run, args, says):
     # the probes: --seeds 0 was a 23-line INTERNALERROR; --claim NOPE exited 5 silently
-    rc, lines = _pytest(["suite/reward/test_reward_1.py", *args], tmp_path)
+    rc, lines, tmp_path = pytest_run(" ".join(args))
     assert rc == 4
     assert len(lines) == 1 and lines[0].startswith("ERROR: ") and says in lines[0], lines
     assert not (tmp_path / "reports").exists()
 
 
-def test_pytest_bad_executor_in_the_environment_is_one_line_usage_error(tmp_path):
-    rc, lines = _pytest(["suite/reward/test_reward_1.py"], tmp_path, NASREPRO_EXECUTOR="dask")
+def test_pytest_bad_executor_in_the_environment_is_one_line_usage_error(pytest_run):
+    rc, lines, _ = pytest_run("executor env")
     assert rc == 4 and len(lines) == 1 and "use one of local, ray" in lines[0], lines
 
 
 @no_cuda
-def test_pytest_device_cuda_without_gpu_is_an_error_unless_skipping(tmp_path):
-    rc, lines = _pytest(["suite/reward/test_reward_1.py", "--device", "cuda"], tmp_path)
+def test_pytest_device_cuda_without_gpu_is_an_error_unless_skipping(pytest_run):
+    rc, lines, _ = pytest_run("cuda")
     assert rc == 4 and len(lines) == 1
     assert "--device cuda: no CUDA device is visible" in lines[0]
     assert "--skip-missing-device" in lines[0]
-    rc, lines = _pytest(["suite/reward/test_reward_1.py", "--device", "cuda",
-                         "--skip-missing-device", "-rs"], tmp_path)
+    rc, lines, _ = pytest_run("cuda skipped")
     assert rc == 0
     assert any("no CUDA device is visible" in ln and "SKIPPED" in ln for ln in lines), lines
 
 
-def test_missing_data_in_a_claim_test_is_one_line_not_a_traceback(tmp_path):
+def test_missing_data_in_a_claim_test_is_one_line_not_a_traceback(pytest_run):
     # the probe: the right message inside a 50-60-line traceback
-    rc, lines = _pytest(["suite/opsub/test_opsub_1.py", "-q"], tmp_path,
-                        NASREPRO_DATA=str(tmp_path / "empty"))
+    rc, lines, tmp_path = pytest_run("missing data")
     assert rc == 1
     msg = [ln for ln in lines if "CIFAR-10 not found under" in ln]
     # the failure body, and under CI=true pytest's untruncated short summary repeats it
@@ -191,9 +226,9 @@ def test_export_directory_or_garbage_is_named_as_such(tmp_path):
     assert not (tmp_path / "o.npz").exists()
 
 
-def test_known_claim_outside_the_given_paths_says_so(tmp_path):
+def test_known_claim_outside_the_given_paths_says_so(pytest_run):
     # the probe: a real claim beside a path that does not hold its test exited 5 silently
-    rc, lines = _pytest(["suite/reward/test_reward_1.py", "--claim", "LENET-4", "-q"], tmp_path)
+    rc, lines, _ = pytest_run("claim elsewhere")
     assert rc == 5
     assert any("--claim LENET-4 selects none of the" in ln and "nasrepro list" in ln
                for ln in lines), lines

@@ -71,7 +71,7 @@ def test_garbage_stage_result_read_directly_is_a_named_data_error(tmp_path):
 
 
 @needs_cifar
-def test_truncated_progress_restarts_the_stage_with_a_warning(tmp_path):
+def test_truncated_progress_restarts_the_stage_with_a_warning(tmp_path, one_thread):
     # the probe: a truncated baseline.progress.pt gave `OSError: [Errno 22] Invalid
     # argument` with no path. Real loop, real data: interrupted after epoch 1, progress
     # truncated, rerun -> warning, restart from epoch 1, same result as an uninterrupted run
@@ -79,7 +79,6 @@ def test_truncated_progress_restarts_the_stage_with_a_warning(tmp_path):
     from nasrepro.models.wrn import WideResNet
     from nasrepro.train.loop import TrainConfig, train_classifier
 
-    torch.set_num_threads(1)
     train, test = cifar.load("train", per_class=6), cifar.load("test", per_class=3)
     cfg = TrainConfig(epochs=2, batch_size=20, lr=0.05, eval_at=(2,))
 

@@ -19,18 +19,11 @@ from nasrepro.paths import data_root
 from nasrepro.stages import budget, bundle, committed, host_weights
 from nasrepro.stages.executors import LocalExecutor, make_executor
 from nasrepro.stages.runner import run_graph, run_opsub_stages
-from nasrepro.train.distill import DistillConfig
-from nasrepro.train.loop import TrainConfig
 
 needs_cifar = pytest.mark.skipif(
     not (data_root() / "cifar10" / "train_labels.npy").exists(),
     reason="CIFAR-10 arrays not in the data root")
 
-TINY = {**opsub.TIERS["smoke"], "train_per_class": 10, "test_per_class": 5,
-        "finetune_per_class": 5,
-        "baseline": TrainConfig(epochs=2, batch_size=20, lr=0.05, eval_at=(2,)),
-        "distill": DistillConfig(epochs=1, batch_size=25),
-        "finetune": TrainConfig(epochs=2, batch_size=10, lr=0.01, eval_at=(1, 2))}
 SAME = ("cells", "c1", "baseline_acc", "finetune_train_loss", "distill", "stage_ids")
 
 
@@ -51,14 +44,16 @@ def test_ray_address_needs_ray_executor():
 
 
 @pytest.fixture(scope="module")
-def clean_run(tmp_path_factory):
-    """The uninterrupted sequential run of the tiny budget (reports folder 'clean'), once
-    for the module; yields (result, reports root)."""
+def clean_run(tiny_opsub_clean_run, tiny_opsub_tier):
+    """The uninterrupted sequential run of the tiny budget (conftest.py's tiny_opsub_tier;
+    reports folder 'clean'), computed once a session and shared with
+    test_checkpoint_pipeline.py; the tiny budget stays the smoke tier for the module. Yields
+    (result, reports root)."""
+    result, root = tiny_opsub_clean_run
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(opsub.TIERS, "smoke", TINY)
-        root = tmp_path_factory.mktemp("reports")
+        mp.setitem(opsub.TIERS, "smoke", tiny_opsub_tier)
         mp.setenv("NASREPRO_REPORTS", str(root / "clean"))
-        yield opsub.run_opsub("smoke", "cpu", log=None), root
+        yield result, root
 
 
 @pytest.fixture
@@ -197,7 +192,7 @@ def test_committed_json_results_rebuild_the_result(tiny, clean_run, tmp_path):
 
 @needs_cifar
 def test_committed_bf16_host_verifies_and_seeds_the_baseline(tiny, clean_run, tmp_path,
-                                                            monkeypatch):
+                                                            monkeypatch, tiny_opsub_tier):
     clean_run = clean_run[0]
     store = opsub.stage_store("smoke", "cpu")
     base = store.load_result(opsub.stage_keys("smoke", "cpu")["baseline"])
@@ -224,7 +219,7 @@ def test_committed_bf16_host_verifies_and_seeds_the_baseline(tiny, clean_run, tm
         host_weights.load_host_weights("smoke", folder)
     raw[-10] ^= 1
     (folder / host_weights.HOST_FILE).write_bytes(bytes(raw))
-    monkeypatch.setitem(opsub.TIERS, "smoke", {**TINY, "widen": 2})
+    monkeypatch.setitem(opsub.TIERS, "smoke", {**tiny_opsub_tier, "widen": 2})
     with pytest.raises(ConfigError, match="widen"):
         host_weights.load_host_weights("smoke", folder)
 
