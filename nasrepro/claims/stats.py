@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 #: Mann-Whitney uses the exact null distribution of U when neither sample is larger than
 #: this and there are no ties (scipy computes it in milliseconds at this size, and the
@@ -57,6 +56,7 @@ def mann_whitney_less(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
     Returns U (pairs with x < y, ties 1/2), the effect size P(X < Y), p and the method
     used (mw_method). Ties get mid-ranks, so censored values coded as a common worst value
     are ties; prefer claims.survival for censored data."""
+    from scipy import stats as sps  # lazy: ~1 s to import
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
     n1, n2 = xa.size, ya.size
@@ -76,6 +76,7 @@ def mann_whitney_less(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
 def mann_whitney_two_sided(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
     """Two-sided Mann-Whitney test of 'x and y come from the same distribution'
     (scipy.stats.mannwhitneyu, method as mw_method); effect = P(X < Y)."""
+    from scipy import stats as sps  # lazy: ~1 s to import
     less = mann_whitney_less(x, y)
     xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if np.unique(np.concatenate([xa, ya])).size == 1:
@@ -89,6 +90,7 @@ def mann_whitney_two_sided(x: Sequence[float], y: Sequence[float]) -> dict[str, 
 def welch_t_less(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
     """One-sided Welch t-test of H1 mean(x) < mean(y): scipy.stats.ttest_ind(equal_var=False,
     alternative='less'), Welch-Satterthwaite dof."""
+    from scipy import stats as sps  # lazy: ~1 s to import
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
     if xa.size < 2 or ya.size < 2:
@@ -103,6 +105,7 @@ def welch_t_less(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
 
 def _student_t_cdf(t: float, dof: float) -> float:
     """CDF of Student's t (scipy.stats.t)."""
+    from scipy import stats as sps  # lazy: ~1 s to import
     return float(sps.t.cdf(t, dof))
 
 
@@ -110,6 +113,7 @@ def bootstrap_ci(data: tuple[np.ndarray, ...], statistic: Callable[..., float],
                  confidence: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of statistic(*data) (scipy.stats.bootstrap; samples
     resampled independently; fixed seed and resample count, see BOOTSTRAP_*)."""
+    from scipy import stats as sps  # lazy: ~1 s to import
     arrays = tuple(np.asarray(d, dtype=np.float64) for d in data)
     if any(a.size < 2 for a in arrays):
         return (float("nan"), float("nan"))
