@@ -53,17 +53,20 @@ BATCH_CASES = ("2", "1", "3")          # batch 32, 64, 128 at lr 0.01 (LENET-1, 
 LR_CASES = ("1", "4", "5", "7", "8")   # batch 64, lr 0.01 .. 0.1 (LENET-2, -3, Fig. 5)
 
 TIERS: dict[str, dict[str, Any]] = {
-    # the paper's full scale (1000 iterations, test every 100) on the CPU, 3 seeds: ~230 CPU-s
-    # per seed (was ~330 with the NCHW pool; measured, docs/lenet.md), in 2 worker processes
-    # x 1 thread. stack 1: a LeNet step at batch >= 32 is compute-bound on the CPU; stacking
-    # the runs of a batch size measured 5 % faster at batch 32 and 19-24 % slower at 64 and
-    # 128 (larger working set), so each run trains alone here. Timing: 15 interleaved repeats
+    # the paper's full scale (1000 iterations, test every 100) on the CPU, 1 seed (the paper
+    # ran each case once): ~230 CPU-s per seed on the AMD EPYC kind, ~450 on the Intel Xeon
+    # kind (measured, docs/lenet.md), in 2 worker processes x 1 thread. 3 seeds (until
+    # 2026-12-06) put the default run at 16-22 minutes on the Intel kind, over the 15-minute
+    # limit; `--seeds 3` still runs them. stack 1: a LeNet step at batch >= 32 is
+    # compute-bound on the CPU; stacking the runs of a batch size measured 5 % faster at
+    # batch 32 and 19-24 % slower at 64 and 128 (larger working set), so each run trains
+    # alone here. Timing: 15 interleaved repeats
     # x 10 iterations per case: a 10-iteration block's thread CPU time has IQR/median 4-6 %
     # (measured over 25 repeats), so a median over 15 has a standard error of ~1.3 %, well
     # inside LENET-2's 10 % and LENET-1's 1.2x doubling margins. Memory: 50 iterations + 1
     # test pass per case for RSS, then 5 profiled steps + 1 test pass for the allocator peak
     # (noise measured 0 bytes).
-    "smoke": {"seeds": 3, "iters": 1000, "eval_every": 100, "threads": 1, "workers": 2,
+    "smoke": {"seeds": 1, "iters": 1000, "eval_every": 100, "threads": 1, "workers": 2,
               "stack": 1, "timing_reps": 15, "timing_block": 10, "timing_warmup": 5,
               "memory_iters": 50},
     # more seeds and longer timing blocks; meant for a GPU, where small LeNet steps should be
