@@ -349,15 +349,14 @@ def measurement_moved(name: str, new: Any, accepted: list[Any], band: float
 def verdict_bounds(measurement: dict[str, Any]) -> list[float]:
     """The values at which a recorded measurement's verdict flips (from its tolerance and
     reference); empty where the verdict is a test's p-value or depends on our seed std."""
-    tol = measurement.get("tolerance") or {}
+    from nasrepro.claims.tolerances import Tolerance
+
+    tol = measurement.get("tolerance")
     ref = measurement.get("threshold")
     ref = measurement.get("paper") if ref is None else ref
-    kind, v = tol.get("kind"), tol.get("value")
-    if ref is None or v is None:
+    if not tol or ref is None:
         return []
-    ref, v = float(ref), float(v)
-    return {"at_most": [ref + v], "at_least": [ref - v], "absolute": [ref - v, ref + v],
-            "relative": [ref - v * abs(ref), ref + v * abs(ref)]}.get(kind, [])
+    return Tolerance.from_dict(tol).bounds(float(ref))
 
 
 def knife_edges(record: dict[str, Any], baseline: dict[str, Any]) -> list[str]:

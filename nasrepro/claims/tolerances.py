@@ -72,6 +72,21 @@ class Tolerance:
             return f"no difference at α={self.value:g} (two-sided test)"
         return f"≥ {reference} − {self.value:g}"
 
+    def bounds(self, reference: float) -> list[float]:
+        """The values of ours at which check() flips, for the kinds with fixed bounds
+        (at_most, at_least, absolute, relative); empty for test-based kinds and std_multiple
+        with our seed std (its bound moves with every run)."""
+        v = self.value
+        if self.kind == "at_most":
+            return [reference + v]
+        if self.kind == "at_least":
+            return [reference - v]
+        if self.kind == "absolute":
+            return [reference - v, reference + v]
+        if self.kind == "relative":
+            return [reference - v * abs(reference), reference + v * abs(reference)]
+        return []
+
     def check(self, ours: float, paper: float | None = None, *, std: float | None = None,
               p_value: float | None = None) -> tuple[Verdict, str]:
         """Compare a central value of ours with the paper's; return a verdict and a detail."""

@@ -60,8 +60,8 @@ TIERS: dict[str, dict[str, Any]] = {
     # limit; `--seeds 3` still runs them. stack 1: a LeNet step at batch >= 32 is
     # compute-bound on the CPU; stacking the runs of a batch size measured 5 % faster at
     # batch 32 and 19-24 % slower at 64 and 128 (larger working set), so each run trains
-    # alone here. Timing: 15 interleaved repeats
-    # x 10 iterations per case: a 10-iteration block's thread CPU time has IQR/median 4-6 %
+    # alone here. Timing: 15 interleaved repeats x 10 iterations per case: a 10-iteration
+    # block's thread CPU time has IQR/median 4-6 %
     # (measured over 25 repeats), so a median over 15 has a standard error of ~1.3 %, well
     # inside LENET-2's 10 % and LENET-1's 1.2x doubling margins. Memory: 50 iterations + 1
     # test pass per case for RSS, then 5 profiled steps + 1 test pass for the allocator peak

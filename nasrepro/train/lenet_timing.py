@@ -13,6 +13,7 @@ On a dedicated single-thread run the two agree; both are recorded.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -58,8 +59,7 @@ def same_repeat_ratio(per_case: dict[str, np.ndarray], key: str, ref: str) -> fl
     return float(np.median(per_case[key] / per_case[ref]))
 
 
-def paired_spread(per_case: dict[str, np.ndarray], keys: tuple[str, ...] | list[str],
-                  ref: str) -> float:
+def paired_spread(per_case: dict[str, np.ndarray], keys: Sequence[str], ref: str) -> float:
     """max/min - 1 of the cases' same-repeat ratios to `ref` (a member of `keys`, ratio 1):
     how far apart the cases' costs are, with the machine's drift between repeats cancelled.
     The cases' own medians would not cancel it: on a VM whose speed changes in phases the

@@ -7,7 +7,7 @@ from lenet_common import hardware, median_time, timing, timing_config, timing_no
 from nasrepro.claims import ClaimResult, Measurement
 from nasrepro.claims.stats import mann_whitney_two_sided
 from nasrepro.experiments.lenet import CASES, LR_CASES
-from nasrepro.train.lenet_timing import paired_spread
+from nasrepro.train.lenet_timing import paired_spread, same_repeat_ratio
 
 LEARNING = ("1", "4", "5", "7")  # case 8 (lr 0.1) diverges: judged on its own
 
@@ -43,7 +43,7 @@ def test_lenet_2_time_independent_of_lr(claim):
                   "same-repeat ratio to case 1 (median)"],
                  [[k, CASES[k].base_lr, round(median_time(t, k), 4),
                    round(median_time(t, k) / median_time(t, "1"), 3),
-                   round(float(np.median(per[k] / per["1"])), 3)] for k in LR_CASES])
+                   round(same_repeat_ratio(per, k, "1"), 3)] for k in LR_CASES])
     result.notes.append(timing_note(claim, t))
     result.notes.append(
         "Case 8 (lr 0.1) diverges within its first 100 iterations (NaN weights; its net then "

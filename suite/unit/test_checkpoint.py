@@ -99,9 +99,9 @@ def sigkilled(tmp_path_factory):
                                           KINDS), strict=True))
         after_kill = {}
         for k in KINDS:
-            progress = StageStore(folders[k] / "a").load_progress(k)
-            after_kill[k] = (StageStore(folders[k] / "a").done(k),
-                             progress["epoch"] if progress is not None else None)
+            store = StageStore(folders[k] / "a")
+            progress = store.load_progress(k)
+            after_kill[k] = (store.done(k), progress["epoch"] if progress is not None else None)
         both = dict(zip(KINDS, pool.map(lambda k: _run(k, folders[k] / "a", folders[k] / "b"),
                                         KINDS), strict=True))
     return {k: (folders[k], killed[k], *after_kill[k], both[k]) for k in KINDS}

@@ -39,9 +39,11 @@ from nasrepro.train.loop import (
 )
 from nasrepro.train.perf import GPU_PATHS, Perf
 
-pytestmark = pytest.mark.skipif(
+# one intra-op thread (conftest.py): the smoke tier's setting, and a fair share of a shared CPU
+pytestmark = [pytest.mark.skipif(
     not (data_root() / "cifar10" / "train_labels.npy").exists(),
-    reason="CIFAR-10 arrays not in the data root (set NASREPRO_DATA)")
+    reason="CIFAR-10 arrays not in the data root (set NASREPRO_DATA)"),
+    pytest.mark.usefixtures("one_thread")]
 
 FULL_FT: TrainConfig = TIERS["full"]["finetune"]      # batch 128, crop+flip+cutout 16
 FULL_DISTILL: DistillConfig = TIERS["full"]["distill"]
@@ -57,15 +59,6 @@ def images():
     """64 real training images (the first 7 of each class, minus 6), CPU-resident."""
     d = cifar.load("train", per_class=7)
     return cifar.Split(d.images[:64], d.labels[:64])
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the smoke tier's setting, and a fair share of a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def wrn10(seed: int = 0) -> WideResNet:

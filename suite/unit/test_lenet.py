@@ -106,6 +106,7 @@ def data():
     except DataError as exc:
         pytest.skip(str(exc))
 
+
 @pytest.fixture(scope="module")
 def data_2k_test(data):
     """Real MNIST with the first 2,000 of its 10,000 test images (all 60,000 training
