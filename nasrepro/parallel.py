@@ -79,11 +79,14 @@ def choice_from_env(env: Mapping[str, str] | None = None) -> ExecutorChoice:
 
 @dataclass(frozen=True)
 class Unit:
-    """One independent piece of work: fn(*args), named for progress and errors."""
+    """One independent piece of work: fn(*args), named for progress and errors. cached:
+    fn is a thin wrapper around results of nasrepro.experiments.cache, so where they are
+    all stored run_units reads them in the driver instead of sending the unit away."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     label: str
+    cached: bool = False
 
 
 def require_ray() -> Any:
@@ -143,47 +146,61 @@ def run_units(units: Sequence[Unit], *, device: str, default_jobs: int,
     spawns that many worker processes. Ray: one task per unit with `cpus_per_unit` CPUs and,
     on CUDA, 1/jobs of a GPU (several units share one device)."""
     choice = choice or choice_from_env()
-    if not units:
-        return []
-    jobs = min(choice.jobs or default_jobs, max(len(units), 1))
     results: list[Any] = [None] * len(units)
+    finished = 0
 
-    def finish(i: int, n: int, res: Any) -> None:
+    def finish(i: int, res: Any) -> None:
+        nonlocal finished
         results[i] = res
+        finished += 1
         if on_done is not None:
-            on_done(i, n, res)
+            on_done(i, finished, res)
 
+    todo = list(range(len(units)))
+    jobs = min(choice.jobs or default_jobs, max(len(todo), 1))
+    if choice.kind == "ray" or jobs > 1:
+        # units whose results are all cached are read here: spawning workers (or Ray
+        # tasks) only to load a cache file costs seconds per call (a torch import each)
+        from nasrepro.experiments.cache import NOT_STORED, stored_only
+
+        for i in [i for i in todo if units[i].cached]:
+            if (res := stored_only(units[i].fn, *units[i].args)) is not NOT_STORED:
+                todo.remove(i)
+                finish(i, res)
+        jobs = min(jobs, max(len(todo), 1))
+    if not todo:
+        return results
     if choice.kind == "ray":
         cpus = max(choice.jobs or os.cpu_count() or 1, cpus_per_unit)
-        _run_on_ray(units, device, jobs, cpus_per_unit, ray_session(cpus, choice.address),
-                    finish)
+        _run_on_ray([(i, units[i]) for i in todo], device, jobs, cpus_per_unit,
+                    ray_session(cpus, choice.address), finish)
     elif jobs <= 1:
-        for n, (i, u) in enumerate(enumerate(units), 1):
-            finish(i, n, u.fn(*u.args))
+        for i in todo:
+            finish(i, units[i].fn(*units[i].args))
     else:
         ctx = multiprocessing.get_context("spawn")  # fork after torch init can deadlock
         with cf.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
-            futures = {pool.submit(u.fn, *u.args): i for i, u in enumerate(units)}
-            for n, fut in enumerate(cf.as_completed(futures), 1):
-                finish(futures[fut], n, fut.result())
+            futures = {pool.submit(units[i].fn, *units[i].args): i for i in todo}
+            for fut in cf.as_completed(futures):
+                finish(futures[fut], fut.result())
     return results
 
 
-def _run_on_ray(units: Sequence[Unit], device: str, jobs: int, cpus_per_unit: int, ray: Any,
-                finish: Callable[[int, int, Any], None]) -> None:
-    """At most `jobs` units in flight as Ray tasks; the next is submitted as one finishes."""
+def _run_on_ray(units: Sequence[tuple[int, Unit]], device: str, jobs: int, cpus_per_unit: int,
+                ray: Any, finish: Callable[[int, Any], None]) -> None:
+    """At most `jobs` (index, unit)s in flight as Ray tasks; the next is submitted as one
+    finishes."""
     from nasrepro.measure.environment import machine_class
     from nasrepro.progress import emit
 
     gpus = 1.0 / jobs if device.startswith("cuda") else 0
     where = ray.get_runtime_context().gcs_address
-    emit(f"[ray] {len(units)} unit(s) ({units[0].label}, ...) as Ray tasks, {jobs} at once, "
+    emit(f"[ray] {len(units)} unit(s) ({units[0][1].label}, ...) as Ray tasks, {jobs} at once, "
          f"{cpus_per_unit} CPU" + (f" + {gpus:.2g} GPU" if gpus else "") + f" each, on {where}")
     remote = ray.remote(num_cpus=cpus_per_unit, num_gpus=gpus, max_retries=0)(_guarded_call)
     driver_class = machine_class(device)
-    queue = list(enumerate(units))[::-1]
+    queue = list(units)[::-1]
     pending: dict[Any, int] = {}
-    n = 0
     while queue or pending:
         while queue and len(pending) < jobs:
             i, u = queue.pop()
@@ -197,5 +214,4 @@ def _run_on_ray(units: Sequence[Unit], device: str, jobs: int, cpus_per_unit: in
                 if isinstance(exc.cause, NasreproError):
                     raise exc.cause from None  # a nasrepro error stays its one line
                 raise exc.as_instanceof_cause() from None  # with the worker's traceback
-            n += 1
-            finish(i, n, res)
+            finish(i, res)

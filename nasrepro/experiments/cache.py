@@ -10,6 +10,10 @@ stops with the data error whatever the cache holds.
 A cache file that cannot be read is moved aside (`*.corrupt-<timestamp>`, with a warning)
 and recomputed; a lock file per key makes concurrent runs on one reports folder compute a
 result once (the second waits, then reads it).
+
+`stored_only(fn, *args)` calls fn where every cached result it asks for is already stored,
+and gives up at the first one that would be computed: nasrepro.parallel uses it to serve
+finished units in the driver instead of spawning worker processes to read a cache file.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import hashlib
 import json
 import pickle
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -65,6 +70,30 @@ def cache_path(name: str, config: Mapping[str, Any],
 
 
 _MISSING = object()
+# inside stored_only: the number of stored results read so far (None: not inside)
+_STORED_ONLY: ContextVar[list[int] | None] = ContextVar("nasrepro_stored_only", default=None)
+NOT_STORED = object()  # what stored_only returns when fn would have computed something
+
+
+class _NotStored(BaseException):
+    """Raised inside stored_only where cached_file would compute (a BaseException, so a
+    caller's `except Exception` cannot turn it into a result)."""
+
+
+def stored_only(fn: Callable[..., T], *args: Any) -> Any:
+    """fn(*args) when it read at least one cached result and every one it reads is stored,
+    else NOT_STORED (given up at the first result that would be computed, before computing
+    it). fn's work outside `cached_file` does run here, so use it only for functions that
+    are thin wrappers around cached results (units marked `cached` in nasrepro.parallel)."""
+    hits: list[int] = [0]
+    token = _STORED_ONLY.set(hits)
+    try:
+        out = fn(*args)
+    except _NotStored:
+        return NOT_STORED
+    finally:
+        _STORED_ONLY.reset(token)
+    return out if hits[0] else NOT_STORED
 
 
 def _load_pickle(path: Path) -> Any:
@@ -91,8 +120,13 @@ def cached_file(path: Path, compute: Callable[[], T],
     it) makes concurrent processes compute it once (the others wait, then load it).
     """
     path = Path(path)
+    peeking = _STORED_ONLY.get()
     if (hit := _load_pickle(path)) is not _MISSING:
+        if peeking is not None:
+            peeking[0] += 1
         return hit
+    if peeking is not None:
+        raise _NotStored(str(path))
     with file_lock(path.parent / ".locks" / f"{path.name}.lock",
                    what=f"cache {path.parent.name}/{path.name}", log=log):
         if (hit := _load_pickle(path)) is not _MISSING:  # computed while we waited

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -40,6 +41,7 @@ from nasrepro.nas.random_search import random_search
 from nasrepro.nas.reinforce import GroupedReward, TableLookup, run_reinforce
 from nasrepro.parallel import Unit, run_units
 from nasrepro.progress import Ticker
+from nasrepro.train.threads import torch_threads
 
 # GCN hyperparameters: architecture (see docs/gcnas.md) and REINFORCE settings. REINFORCE
 # uses the RNN controller's (lstm) settings so that only the network differs.
@@ -230,12 +232,20 @@ def cpu_threads(n: int, device: str) -> contextlib.AbstractContextManager[None]:
     """n intra-op CPU threads while the controllers run (restored after; no-op off CPU).
     The tensors are tiny (S x 8 nodes x 16 features): on a shared 2-core machine a second
     thread costs far more in synchronisation than it gains (measured 10x slower), and
-    one thread keeps CPU runs bit-reproducible. Uses reward_search.torch_threads."""
-    return rs.torch_threads(n if device == "cpu" else None)
+    one thread keeps CPU runs bit-reproducible."""
+    return torch_threads(n if device == "cpu" else None)
 
 
 # The comparison's search groups: independent batched runs, each cached on its own.
 PARTS = ("gcn", "baselines", "lstm", "factorized")
+
+
+def cpu_workers(device: str) -> int:
+    """Worker processes for the search groups: on the CPU two (one thread each; measured
+    on the 2-core Intel VM, smoke tier: gcn 39 s, baselines 3 s, lstm 41 s, factorized 13 s
+    one after another, ~55 s in two processes), elsewhere one (they share one GPU). A
+    group's result does not depend on where it runs (suite/unit/test_parallel.py)."""
+    return min(2, os.cpu_count() or 1) if device == "cpu" else 1
 
 
 def comparison_part(name: str, cfg: dict[str, Any], progress: bool = False
@@ -259,8 +269,9 @@ def comparison(tier: str, seeds: int | None = None, device: str = "cpu",
     """(config, {controller: result}) of the whole comparison; each part cached."""
     cfg = experiment_config(tier, seeds, device, reward_seeds)
     results: dict[str, dict[str, Any]] = {}
-    for part in run_units([Unit(comparison_part, (name, cfg, progress), f"GCNAS {name} run")
-                           for name in PARTS], device=device, default_jobs=1):
+    units = [Unit(comparison_part, (name, cfg, progress), f"GCNAS {name} run", cached=True)
+             for name in PARTS]
+    for part in run_units(units, device=device, default_jobs=cpu_workers(device)):
         results.update(part)
     for name, res in results.items():
         res["params"] = controller_params(name)

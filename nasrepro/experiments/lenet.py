@@ -27,6 +27,7 @@ from nasrepro.progress import Ticker
 from nasrepro.train.lenet_loop import Case, run_stack
 from nasrepro.train.lenet_memory import memory_in_subprocess
 from nasrepro.train.lenet_timing import interleaved_timing
+from nasrepro.train.threads import torch_threads
 
 # Table 1 (train batch, test batch, base lr); 1000 iterations each.
 CASES: dict[str, Case] = {
@@ -85,15 +86,6 @@ def _run_code_hash() -> str:
     return source_fingerprint(PACKAGE_DIR, _RUN_SOURCES)
 
 
-def set_threads(threads: int) -> int:
-    """Use `threads` intra-op CPU threads (0 = leave torch's default); return the count."""
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
-    return torch.get_num_threads()
-
-
 def stacks(keys: list[str], seeds: list[int], size: int) -> list[list[tuple[str, int]]]:
     """Group the (case, seed) runs by batch size, in stacks of at most `size` members (0 =
     one stack per batch size), the costliest stacks first (so two workers finish together)."""
@@ -117,20 +109,23 @@ def train_stack(members: list[tuple[str, int]], iters: int, eval_every: int, dev
     The members are part of the key: a stack's float sums may differ from another stack's in
     the last bits. On the CPU the thread count is part of the key too (CPU runs must be
     bit-reproducible)."""
+    import torch
+
     cases = [ALL_CASES[k] for k, _ in members]
-    threads = set_threads(threads) if device == "cpu" else 0
-    cfg = {"members": [[k, s] for k, s in members],
-           "cases": [[c.batch, c.test_batch, c.base_lr] for c in cases],
-           "iters": iters, "eval_every": eval_every, "device": device, "threads": threads,
-           "code": _run_code_hash(), "data": mnist_fingerprint(),
-           "machine_class": machine_class(device)}  # float results differ by code path
-    path = cache_dir() / "lenet_run" / f"{config_hash(cfg)}.pkl"
+    with torch_threads(threads if device == "cpu" else 0):  # restored after
+        cfg = {"members": [[k, s] for k, s in members],
+               "cases": [[c.batch, c.test_batch, c.base_lr] for c in cases],
+               "iters": iters, "eval_every": eval_every, "device": device,
+               "threads": torch.get_num_threads() if device == "cpu" else 0,
+               "code": _run_code_hash(), "data": mnist_fingerprint(),
+               "machine_class": machine_class(device)}  # float results differ by code path
+        path = cache_dir() / "lenet_run" / f"{config_hash(cfg)}.pkl"
 
-    def compute() -> list[dict[str, np.ndarray]]:
-        return run_stack(data if data is not None else load_mnist(device=device), cases,
-                         [s for _, s in members], iters, eval_every, device)
+        def compute() -> list[dict[str, np.ndarray]]:
+            return run_stack(data if data is not None else load_mnist(device=device), cases,
+                             [s for _, s in members], iters, eval_every, device)
 
-    return cached_file(path, compute)  # unreadable file: moved aside and recomputed
+        return cached_file(path, compute)  # unreadable file: moved aside and recomputed
 
 
 def solver_settings() -> dict[str, float]:
@@ -164,7 +159,7 @@ def study(seeds: Iterable[int], tier: str, device: str,
     ticker = Ticker(f"LeNet study, {len(seeds)} seed(s)", len(jobs), "training stacks",
                     every_s=0)
     units = [Unit(train_stack, a, "LeNet stack " + ", ".join(f"case {k} seed {sd}"
-                                                            for k, sd in st))
+                                                            for k, sd in st), cached=True)
              for st, a in zip(jobs, args, strict=True)]
     done = run_units(units, device=device,
                      default_jobs=b["workers"] if device == "cpu" else 1,
@@ -190,12 +185,10 @@ def timing(tier: str, device: str) -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         import torch
 
-        previous = torch.get_num_threads()
-        set_threads(b["threads"] if device == "cpu" else 0)
-        measured = interleaved_timing(load_mnist(device=device), CASES, b["timing_reps"],
-                                      b["timing_block"], b["timing_warmup"], device)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(previous)
+        with torch_threads(b["threads"] if device == "cpu" else 0):
+            measured = interleaved_timing(load_mnist(device=device), CASES, b["timing_reps"],
+                                          b["timing_block"], b["timing_warmup"], device)
+            threads = torch.get_num_threads()
         return {**measured, **cfg, "threads": threads}
 
     return cached("lenet_timing", cfg, compute, data=mnist_fingerprint())

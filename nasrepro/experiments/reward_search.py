@@ -17,10 +17,9 @@ factory(n_seeds, generator, device) -> Controller, with its REINFORCE hyperparam
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +41,7 @@ from nasrepro.nas.rewards import (
     tunas_abs_reward,
 )
 from nasrepro.progress import Ticker
+from nasrepro.train.threads import torch_threads
 
 PAPER_T_MS = 17.0
 BLOCK = 250          # the paper's Fig. 7 block (20 blocks of 250 samples)
@@ -204,20 +204,6 @@ def data_fingerprint(sources: tuple[str, ...]) -> dict[str, str]:
     for name in _measured(sources):
         out.update(nb201.fingerprint(found[name]))
     return out
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Temporarily set torch's intra-op thread count (None: leave it)."""
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def run_search(cfg: dict[str, Any], controller: ControllerSpec | None = None,

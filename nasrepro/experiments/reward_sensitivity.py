@@ -45,6 +45,7 @@ from nasrepro.nas.reinforce import GroupedReward, TableLookup, run_reinforce
 from nasrepro.nas.reinforce_enas import EnasSettings, run_reinforce_enas
 from nasrepro.parallel import Unit, run_units
 from nasrepro.progress import Ticker
+from nasrepro.train.threads import torch_threads
 
 REWARDS = ("mnasnet", "proposed")
 QUANTILES = (0.5, 0.6, 0.74, 0.85)
@@ -213,7 +214,7 @@ def run_map(cfg: dict[str, Any], progress: bool = True) -> dict[str, Any]:
 
 def _run_part(part: str, cfg: dict[str, Any], cells: list[Cell], progress: bool
               ) -> tuple[dict[str, Any], dict[str, Any]]:
-    with rs.torch_threads(1 if cfg["device"] == "cpu" else None):
+    with torch_threads(1 if cfg["device"] == "cpu" else None):
         table = rs.table_for(tuple(cfg["sources"])).to(cfg["device"])
         t0, c0 = time.perf_counter(), time.process_time()
         run = _run_factorized if part == "factorized" else _run_enas

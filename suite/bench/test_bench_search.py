@@ -25,10 +25,10 @@ import torch
 
 from nasrepro.data.nb201 import load_table
 from nasrepro.experiments import reward_search as rs
-from nasrepro.experiments.reward_search import torch_threads
 from nasrepro.nas.controllers.factorized import FactorizedController
 from nasrepro.nas.reinforce import TableLookup, run_reinforce
 from nasrepro.nas.rewards import proposed_reward
+from nasrepro.train.threads import torch_threads
 
 SEEDS = 64
 STEPS = 200

@@ -156,6 +156,33 @@ def test_cache_computes_once_and_survives_corruption(tmp_path, monkeypatch):
     assert len(calls) == 3
 
 
+def test_stored_only_reads_stored_results_and_never_computes(tmp_path, monkeypatch):
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return 7
+
+    def two_parts():  # a thin wrapper around two cached results, like a parallel unit
+        return cache.cached("t", {"k": 1}, compute) + cache.cached("t", {"k": 2}, compute)
+
+    def swallows():  # an `except Exception` in the unit cannot turn "not stored" into a value
+        try:
+            return cache.cached("t", {"k": 3}, compute)
+        except Exception:
+            return -1
+
+    assert cache.stored_only(two_parts) is cache.NOT_STORED and calls == []
+    cache.cached("t", {"k": 1}, compute)
+    assert cache.stored_only(two_parts) is cache.NOT_STORED and calls == [1]  # k=2 missing
+    assert two_parts() == 14 and calls == [1, 1]
+    assert cache.stored_only(two_parts) == 14 and calls == [1, 1]
+    assert cache.stored_only(swallows) is cache.NOT_STORED and calls == [1, 1]
+    assert cache.stored_only(lambda: 5) is cache.NOT_STORED  # read nothing: not a cached unit
+    assert cache.cached("t", {"k": 3}, compute) == 7  # outside stored_only it computes again
+
+
 def test_nan_refused_in_records(tmp_path):
     from nasrepro.files import atomic_write_json
 

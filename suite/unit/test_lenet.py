@@ -177,3 +177,21 @@ def test_stacked_training_equals_one_at_a_time(data, one_thread):
         for p, q in zip(stack.model.member(k).parameters(), t.model.parameters(), strict=True):
             torch.testing.assert_close(p, q, rtol=0, atol=1e-4)
     assert tests_single[-1][0] > 0.8 and tests_single[-1][1] < 0.2  # learns / diverges
+
+
+def test_training_a_stack_restores_the_thread_count(data_2k_test, tmp_path, monkeypatch):
+    """train_stack pins one thread while it trains and restores the count after, trained or
+    read from the cache (it used to leave the pin behind; a pytest session runs every paper
+    in one process, and nasrepro.parallel reads stored units in the driver)."""
+    from nasrepro.experiments import lenet as exp
+
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for _ in range(2):  # trained, then read from the cache
+            (run,) = exp.train_stack([("2", 0)], 10, 10, "cpu", threads=1, data=data_2k_test)
+            assert torch.get_num_threads() == 2
+        assert run["test_acc"].shape == (1,)
+    finally:
+        torch.set_num_threads(before)

@@ -202,6 +202,45 @@ def test_gcnas_search_groups_on_ray_equal_this_process(ray_reports, local_report
                                                   err_msg=f"{ctl} {group} {field}")
 
 
+def test_stored_units_are_read_here_and_only_the_rest_go_to_workers(local_reports,
+                                                                    monkeypatch):
+    """Cached units whose results are stored are read in the driver (no worker processes
+    spawned only to load a pickle: seconds per call); the rest go to real spawned workers."""
+    import concurrent.futures as cf
+
+    from nasrepro.experiments import gcnas
+
+    sent, pools = [], []
+
+    class RecordingPool(cf.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(1)
+            super().__init__(*args, **kwargs)
+
+        def submit(self, fn, *args, **kwargs):
+            sent.append(args[0])
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(parallel.cf, "ProcessPoolExecutor", RecordingPool)
+    cfgs = [{**gcnas.experiment_config("smoke", seeds=2), "n_samples": n} for n in (100, 150)]
+    units = [Unit(gcnas.comparison_part, (p, cfg), f"GCNAS {p}", cached=True)
+             for cfg in cfgs for p in ("gcn", "baselines")]
+    first = run_units(units, device="cpu", default_jobs=1, choice=LOCAL)  # here, cached
+    assert sent == [] and pools == []
+    for gcn_file in (local_reports / "cache" / "gcnas_gcn").glob("*.pkl"):
+        gcn_file.unlink()
+    again = run_units(units, device="cpu", default_jobs=2, choice=LOCAL)
+    assert sent == ["gcn", "gcn"] and pools == [1]  # only the two missing went to workers
+    third = run_units(units, device="cpu", default_jobs=2, choice=LOCAL)
+    assert sent == ["gcn", "gcn"] and pools == [1]  # all stored: nothing sent, no pool
+    for a, b, c in zip(first, again, third, strict=True):
+        for ctl in a:
+            for group, arrays in a[ctl]["groups"].items():
+                for field, x in arrays.items():
+                    np.testing.assert_array_equal(b[ctl]["groups"][group][field], x)
+                    np.testing.assert_array_equal(c[ctl]["groups"][group][field], x)
+
+
 def test_an_unreachable_ray_address_is_said_once_then_fails_at_once(monkeypatch):
     # the probe: a token-authenticated cluster (Ray >= 2.59) reached by address without
     # RAY_AUTH_MODE=token; every claim test then waited 20 s again before its traceback
