@@ -7,8 +7,11 @@ frozen config with its per-tier budgets in a TIERS table, plus the on-disk resul
 # reward 18, bench 13; 615 s in all) plus ~30 % for that VM's measured speed swings: 810 s,
 # + ~55 s of tox setup, under the 15-minute limit (suite/unit/test_budgets.py). Measured
 # figures and the commands are in README.md ("Tiers"); the test run prints the table at its
-# end and flags a folder over its budget (conftest.py).
+# end and flags a folder over its budget (conftest.py). gcnas 120 -> 80 s when its search
+# groups moved to 2 worker processes (fresh clone, 2026-12-06, a slow hour of the VM: lenet
+# 291, unit 157, opsub 80, gcnas 61; same-hour A/B of gcnas + opsub, old vs new code: 221 /
+# 189 s vs 135 / 123 s); opsub keeps 110 (80 s measured in that slow hour).
 SMOKE_BUDGET_S: dict[str, float] = {
-    "unit": 190.0, "reward": 25.0, "gcnas": 120.0, "lenet": 340.0, "opsub": 110.0,
+    "unit": 190.0, "reward": 25.0, "gcnas": 80.0, "lenet": 340.0, "opsub": 110.0,
     "bench": 25.0,
 }
