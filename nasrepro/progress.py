@@ -45,15 +45,17 @@ class Ticker:
         self.started = time.perf_counter()
         self._last = -float("inf")
 
-    def update(self, done: int, extra: str = "") -> None:
-        """Report `done` of `total` (rate-limited)."""
+    def update(self, done: int, extra: str = "", eta: float | None = None) -> None:
+        """Report `done` of `total` (rate-limited). eta: seconds left when the caller knows
+        better than the mean so far (e.g. from measured per-epoch times); else the mean."""
         now = time.perf_counter()
         if done < self.total and now - self._last < self.every_s:
             return
         self._last = now
         elapsed = now - self.started
-        eta = elapsed / done * (self.total - done) if done else float("nan")
-        eta_s = fmt_seconds(eta) if done else "?"
+        if eta is None:
+            eta = elapsed / done * (self.total - done) if done else float("nan")
+        eta_s = "?" if eta != eta else fmt_seconds(eta)  # nan: nothing done yet
         unit = f" {self.unit}" if self.unit else ""
         emit(f"[{self.stage}] {done}/{self.total}{unit}, {fmt_seconds(elapsed)} elapsed, "
              f"ETA {eta_s}" + (f"; {extra}" if extra else ""))

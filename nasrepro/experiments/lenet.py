@@ -156,8 +156,10 @@ def study(seeds: Iterable[int], tier: str, device: str,
     seeds, keys = list(seeds), list(keys)
     jobs = stacks(keys, seeds, b["stack"])
     args = [(st, b["iters"], b["eval_every"], device, b["threads"]) for st in jobs]
+    # at most a line every 5 s (and the last): a stack trains for 15-60 s, so each still
+    # gets its line; a study read back from the cache prints two, not one per stack
     ticker = Ticker(f"LeNet study, {len(seeds)} seed(s)", len(jobs), "training stacks",
-                    every_s=0)
+                    every_s=5)
     units = [Unit(train_stack, a, "LeNet stack " + ", ".join(f"case {k} seed {sd}"
                                                             for k, sd in st), cached=True)
              for st, a in zip(jobs, args, strict=True)]

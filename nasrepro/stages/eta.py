@@ -94,8 +94,15 @@ def status(graph: list[Stage], store: StageStore, tier: str) -> Status:
             done, epoch = False, int(obj["epoch"]) if isinstance(obj, dict) else 0
         times.setdefault(st.kind, []).extend(_epoch_times(obj))
         states.append(StageState(st, done, epoch))
-    per = {k: statistics.median(v) for k, v in times.items() if v}
-    out = Status(states, per)
+    per, estimated = with_estimates(
+        {k: statistics.median(v) for k, v in times.items() if v}, tier)
+    return Status(states, per, estimated)
+
+
+def with_estimates(per_epoch: dict[str, float], tier: str) -> tuple[dict[str, float], set[str]]:
+    """Seconds per epoch by kind, the kinds not measured yet scaled from the baseline's by
+    their images per epoch; and the names of the scaled kinds."""
+    per, estimated = dict(per_epoch), set()
     if "baseline" in per:
         t = TIERS[tier]
         ratio = (t["finetune_per_class"] / t["train_per_class"]
@@ -103,6 +110,16 @@ def status(graph: list[Stage], store: StageStore, tier: str) -> Status:
         for kind in ("distill", "finetune"):
             if kind not in per:
                 per[kind] = per["baseline"] * ratio
-                out.estimated.add(kind)
+                estimated.add(kind)
         per.setdefault("speed", per["baseline"])
-    return out
+    return per, estimated
+
+
+def eta_seconds(graph: list[Stage], done: set[str], per_epoch: dict[str, float], tier: str,
+                jobs: int) -> float | None:
+    """Seconds left for the stages not in `done` at `jobs` at once, from per-epoch times
+    (None while a needed kind has no estimate); a running stage counts whole."""
+    per, _ = with_estimates(per_epoch, tier)
+    left = Status([StageState(s, s.name in done) for s in graph], per)
+    secs = left.seconds_left()
+    return None if secs is None else secs / max(1, min(jobs, len(left.left)))

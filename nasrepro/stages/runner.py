@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nasrepro.experiments.opsub import TIERS, Stage, stage_graph, stage_store
-from nasrepro.progress import fmt_seconds
+from nasrepro.progress import Ticker, fmt_seconds
 from nasrepro.stages import budget, eta
 from nasrepro.stages.host_weights import seed_baseline
 from nasrepro.stages.task import StageTask
@@ -22,6 +22,11 @@ def run_graph(graph: list[Stage], store: StageStore, tier: str, device: str, exe
     under a deadline, when one epoch of its kind (measured) still fits. Returns the status."""
     by_name = {s.name: s for s in graph}
     done = {s.name for s in graph if store.done(s.id)}
+    # one line per finished stage, at most every 10 s: a worker process's own epoch lines
+    # are swallowed where the driver's output is captured (the claim tests under pytest)
+    ticker = Ticker(f"OPSUB stages, {jobs} job(s)", len(graph) - len(done), "stages",
+                    every_s=10)
+    finished = 0
     per_epoch = eta.status(graph, store, tier).per_epoch if deadline else {}
     running: dict[Any, Stage] = {}
     stopping = False
@@ -50,6 +55,9 @@ def run_graph(graph: list[Stage], store: StageStore, tier: str, device: str, exe
                     per_epoch[st.kind] = out["epoch_times"][-1]
                 if out["status"] == "done":
                     done.add(st.name)
+                    finished += 1
+                    ticker.update(finished, f"{st.name} took {out['seconds']:.1f} s",
+                                  eta=eta.eta_seconds(graph, done, per_epoch, tier, jobs))
                 else:
                     stopping = True
                     log(f"budget: {st.name} stopped after epoch {out['epoch']} "

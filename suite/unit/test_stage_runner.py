@@ -13,10 +13,11 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nasrepro import progress
 from nasrepro.errors import ConfigError, DataError
 from nasrepro.experiments import opsub
 from nasrepro.paths import data_root
-from nasrepro.stages import budget, bundle, committed, host_weights
+from nasrepro.stages import budget, bundle, committed, eta, host_weights
 from nasrepro.stages.executors import LocalExecutor, make_executor
 from nasrepro.stages.runner import run_graph, run_opsub_stages
 
@@ -106,9 +107,15 @@ def test_two_worker_processes_give_the_sequential_results(tiny, clean_run):
     clean = opsub.stage_store("smoke", "cpu")
     tiny("jobs2")
     store = opsub.stage_store("smoke", "cpu")
-    status = run_graph(graph, store, "smoke", "cpu", LocalExecutor(2), 2, None,
-                       log=lambda _: None)
+    lines: list[str] = []
+    progress.set_writer(lines.append)  # what the driver shows (workers' own lines not here)
+    try:
+        status = run_graph(graph, store, "smoke", "cpu", LocalExecutor(2), 2, None,
+                           log=lambda _: None)
+    finally:
+        progress.set_writer(None)
     assert not status.left
+    assert lines and lines[-1].startswith("[OPSUB stages, 2 job(s)] 6/6 stages")
     for s in graph:
         a, b = store.load_result(s.id), clean.load_result(s.id)
         if s.kind == "finetune":
@@ -229,6 +236,26 @@ def _record(tmp, name, values, verdict="NOT RUN"):
     (tmp / name).write_text(json.dumps({
         "verdict": verdict, "environment": {"t": str(tmp)},
         "measurements": [{"name": k, "value": v} for k, v in values.items()]}))
+
+
+def test_progress_eta_comes_from_per_epoch_times():
+    """The runner's progress ETA: left epochs x seconds per epoch of their kind (kinds not
+    measured yet scaled from the host's by images), shared by the jobs; unknown before the
+    host has an epoch; zero when every stage is done."""
+    graph = opsub.stage_graph("smoke", "cpu")
+    t = opsub.TIERS["smoke"]
+    host_done = {"baseline"}
+    assert eta.eta_seconds(graph, host_done, {}, "smoke", 1) is None
+    one = eta.eta_seconds(graph, host_done, {"baseline": 2.0}, "smoke", 1)
+    ratio = t["finetune_per_class"] / t["train_per_class"]
+    epochs = sum(s.epochs for s in graph if s.name not in host_done)
+    assert one == pytest.approx(epochs * 2.0 * ratio)
+    assert eta.eta_seconds(graph, host_done, {"baseline": 2.0}, "smoke", 2) == pytest.approx(
+        one / 2)
+    measured = eta.eta_seconds(graph, host_done, {"baseline": 2.0, "distill": 0.1,
+                                                  "finetune": 0.1}, "smoke", 1)
+    assert measured == pytest.approx(epochs * 0.1)
+    assert eta.eta_seconds(graph, {s.name for s in graph}, {}, "smoke", 4) == 0
 
 
 def test_record_comparison_ignores_environment_and_names_differences(tmp_path):
