@@ -178,11 +178,20 @@ def run_units(units: Sequence[Unit], *, device: str, default_jobs: int,
         for i in todo:
             finish(i, units[i].fn(*units[i].args))
     else:
+        from nasrepro.progress import forward, worker_init
+
         ctx = multiprocessing.get_context("spawn")  # fork after torch init can deadlock
-        with cf.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+        lines = ctx.Queue()  # the workers' progress lines, emitted here
+        with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=worker_init,
+                                    initargs=(lines,)) as pool:
             futures = {pool.submit(units[i].fn, *units[i].args): i for i in todo}
-            for fut in cf.as_completed(futures):
-                finish(futures[fut], fut.result())
+            pending = set(futures)
+            while pending:
+                done, pending = cf.wait(pending, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+                forward(lines)
+                for fut in done:
+                    finish(futures[fut], fut.result())
+        forward(lines)
     return results
 
 

@@ -3,14 +3,18 @@
 Long experiments call `emit(line)` (or a `Ticker`) instead of print: under pytest the suite's
 plugin (conftest.py) installs a writer that suspends output capture for the line, so a
 40-minute study is not silent; anywhere else lines go to stderr. Plain lines, one per update,
-so CI logs read the same as a terminal.
+so CI logs read the same as a terminal. Local worker processes (nasrepro.parallel, the stage
+runner) send their lines to the driver (`worker_init`, `forward`), which emits them: a
+worker's own stderr is captured with the driver's under pytest.
 """
 
 from __future__ import annotations
 
+import queue
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 _writer: Callable[[str], None] | None = None
 
@@ -27,6 +31,22 @@ def emit(line: str) -> None:
         _writer(line)
     else:
         print(line, file=sys.stderr, flush=True)
+
+
+def worker_init(lines: Any) -> None:
+    """Initializer of a local worker process: its progress lines go into `lines` (a
+    multiprocessing queue the driver drains with `forward`)."""
+    set_writer(lines.put)
+
+
+def forward(lines: Any) -> None:
+    """Emit, in the driver, every line the workers have put into `lines` so far."""
+    while True:
+        try:
+            line = lines.get_nowait()
+        except (queue.Empty, OSError, EOFError, ValueError):  # empty, or the queue closed
+            return
+        emit(line)
 
 
 def fmt_seconds(seconds: float) -> str:

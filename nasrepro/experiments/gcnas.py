@@ -284,7 +284,7 @@ def comparison_for_claim(claim: Any) -> tuple[dict[str, Any], dict[str, dict[str
     so the cached REWARD-4 run is shared."""
     reward_seeds = len(claim.seeds(rs.TIERS[claim.tier]["seeds"]))
     return comparison(claim.tier, seeds=len(claim.seeds(TIERS[claim.tier]["seeds"])),
-                      device=claim.device, reward_seeds=reward_seeds)
+                      device=claim.device, reward_seeds=reward_seeds, progress=True)
 
 
 SOURCE_NOTE = "[paper D: expected, not measured; the suite measures it]"

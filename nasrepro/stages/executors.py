@@ -7,6 +7,7 @@ import concurrent.futures as cf
 import multiprocessing
 from typing import Any
 
+from nasrepro.progress import forward, worker_init
 from nasrepro.stages.task import StageTask, run_stage_task
 
 
@@ -16,8 +17,12 @@ class LocalExecutor:
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
-        self.pool = (cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(
-            "spawn")) if jobs > 1 else None)
+        self.pool, self.lines = None, None
+        if jobs > 1:
+            ctx = multiprocessing.get_context("spawn")
+            self.lines = ctx.Queue()  # the workers' progress lines, emitted by wait()
+            self.pool = cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=worker_init,
+                                               initargs=(self.lines,))
 
     def submit(self, task: StageTask) -> cf.Future:
         if self.pool is not None:
@@ -27,12 +32,17 @@ class LocalExecutor:
         return fut
 
     def wait(self, handles: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
-        done, _ = cf.wait(handles, return_when=cf.FIRST_COMPLETED)
-        return [(h, h.result()) for h in done]
+        while True:
+            done, _ = cf.wait(handles, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+            if self.lines is not None:
+                forward(self.lines)
+            if done:
+                return [(h, h.result()) for h in done]
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+            forward(self.lines)
 
 
 class RayExecutor:

@@ -22,3 +22,19 @@ def test_fmt_seconds():
     assert progress.fmt_seconds(42) == "42s"
     assert progress.fmt_seconds(185) == "3m05s"
     assert progress.fmt_seconds(3723) == "1h02m03s"
+
+
+def test_worker_process_lines_reach_the_driver():
+    """A local worker's progress lines are emitted by the driver (under pytest a worker's
+    own stderr is captured with the driver's: its lines would show only on failure)."""
+    from nasrepro.parallel import ExecutorChoice, Unit, run_units
+
+    lines = []
+    progress.set_writer(lines.append)
+    try:
+        run_units([Unit(progress.emit, (f"line from worker {i}",), f"emit {i}")
+                   for i in range(2)], device="cpu", default_jobs=2,
+                  choice=ExecutorChoice("local"))
+    finally:
+        progress.set_writer(None)
+    assert sorted(lines) == ["line from worker 0", "line from worker 1"]
