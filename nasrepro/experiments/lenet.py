@@ -122,8 +122,11 @@ def train_stack(members: list[tuple[str, int]], iters: int, eval_every: int, dev
         path = cache_dir() / "lenet_run" / f"{config_hash(cfg)}.pkl"
 
         def compute() -> list[dict[str, np.ndarray]]:
+            ticker = Ticker("LeNet " + ", ".join(f"case {k} seed {s}" for k, s in members),
+                            iters, "iterations", every_s=30)  # a stack trains 15-60 s
             return run_stack(data if data is not None else load_mnist(device=device), cases,
-                             [s for _, s in members], iters, eval_every, device)
+                             [s for _, s in members], iters, eval_every, device,
+                             on_block=ticker.update)
 
         return cached_file(path, compute)  # unreadable file: moved aside and recomputed
 

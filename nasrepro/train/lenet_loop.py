@@ -8,6 +8,7 @@ no host sync: mini-batch correct counts stay on the device until a block ends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,10 +147,12 @@ class StackedTrainer:
 
 
 def run_stack(data: MNIST, cases: list[Case], seeds: list[int], iters: int = 1000,
-              eval_every: int = 100, device: str = "cpu") -> list[dict[str, np.ndarray]]:
+              eval_every: int = 100, device: str = "cpu",
+              on_block: Callable[[int], None] | None = None) -> list[dict[str, np.ndarray]]:
     """Train cases of one batch size together (StackedTrainer); one run_case-shaped result
     per member. `block_seconds` is the stack's time per block, shared by its members (the
-    per-case cost is measured by the interleaved timing run, not here)."""
+    per-case cost is measured by the interleaved timing run, not here). on_block(iterations
+    done) after each block's test pass (progress)."""
     trainer = StackedTrainer(data, cases, seeds, device)
     sw = Stopwatch(device)
     test_acc = []
@@ -157,6 +160,8 @@ def run_stack(data: MNIST, cases: list[Case], seeds: list[int], iters: int = 100
         with sw.measure():
             trainer.train(eval_every)
         test_acc.append(trainer.evaluate())
+        if on_block is not None:
+            on_block(trainer.iteration)
     batch_acc, tests = trainer.batch_accuracy(), np.stack(test_acc, 1)  # K x iters, K x ckpts
     return [{"iterations": np.arange(eval_every, iters + 1, eval_every),
              "batch_acc": batch_acc[i],
