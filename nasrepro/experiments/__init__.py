@@ -10,8 +10,10 @@ frozen config with its per-tier budgets in a TIERS table, plus the on-disk resul
 # end and flags a folder over its budget (conftest.py). gcnas 120 -> 80 s when its search
 # groups moved to 2 worker processes (fresh clone, 2026-12-06, a slow hour of the VM: lenet
 # 291, unit 157, opsub 80, gcnas 61; same-hour A/B of gcnas + opsub, old vs new code: 221 /
-# 189 s vs 135 / 123 s); opsub keeps 110 (80 s measured in that slow hour).
+# 189 s vs 135 / 123 s); opsub keeps 110 (80 s measured in that slow hour). reward 25 ->
+# 30 s: that folder took 22.7 and 25.9 s in the two fresh clones of that slow hour (18 s in a
+# fast one), and a budget flagged on every slow hour hides the flag that matters.
 SMOKE_BUDGET_S: dict[str, float] = {
-    "unit": 190.0, "reward": 25.0, "gcnas": 80.0, "lenet": 340.0, "opsub": 110.0,
+    "unit": 190.0, "reward": 30.0, "gcnas": 80.0, "lenet": 340.0, "opsub": 110.0,
     "bench": 25.0,
 }
