@@ -21,7 +21,7 @@ from nasrepro.data.mnist import fingerprint as mnist_fingerprint
 from nasrepro.data.mnist import load_mnist
 from nasrepro.experiments.cache import cached, cached_file, config_hash, source_fingerprint
 from nasrepro.measure.environment import machine_class
-from nasrepro.parallel import Unit, run_units
+from nasrepro.parallel import Unit, choice_from_env, run_units
 from nasrepro.paths import PACKAGE_DIR, cache_dir
 from nasrepro.progress import Ticker
 from nasrepro.train.lenet_loop import Case, run_stack
@@ -148,6 +148,28 @@ def _finished(members: list[tuple[str, int]], runs: list[dict[str, np.ndarray]])
                      for (k, sd), r in zip(members, runs, strict=True))
 
 
+class StudyEta:
+    """Seconds left of a study whose stacks (`costs`: relative work, in submission order)
+    run `workers` at a time: the throughput so far, with the stacks in flight counted
+    half done (at the first finish the other worker's stack is nearly done too; counting it
+    as not started made the first ETA 10 min for 2 min of work)."""
+
+    def __init__(self, costs: list[int], workers: int) -> None:
+        self.costs, self.workers = costs, max(workers, 1)
+        self.done: set[int] = set()
+        self.started = time.perf_counter()
+
+    def finished(self, i: int) -> float:
+        """Record stack i as finished; the ETA of the rest."""
+        self.done.add(i)
+        begun = [j for j in range(len(self.costs)) if j not in self.done]
+        in_flight = begun[:self.workers] if len(self.done) < len(self.costs) else []
+        credit = sum(self.costs[j] for j in self.done) + 0.5 * sum(
+            self.costs[j] for j in in_flight)
+        elapsed = time.perf_counter() - self.started
+        return elapsed / credit * (sum(self.costs) - credit) if credit else float("nan")
+
+
 def study(seeds: Iterable[int], tier: str, device: str,
           keys: Iterable[str] = tuple(ALL_CASES)) -> dict[str, list[dict[str, np.ndarray]]]:
     """{case key: [run per seed]} for all cases, trained in stacks of one batch size
@@ -166,10 +188,16 @@ def study(seeds: Iterable[int], tier: str, device: str,
     units = [Unit(train_stack, a, "LeNet stack " + ", ".join(f"case {k} seed {sd}"
                                                             for k, sd in st), cached=True)
              for st, a in zip(jobs, args, strict=True)]
+    workers = choice_from_env().jobs or (b["workers"] if device == "cpu" else 1)
+    # a stack's work ~ (batch + 32) x members: its 11 test passes cost about as much as 32
+    # images a step (measured on the Intel VM: 1000 steps + tests 65 s at batch 128, 25 s
+    # at 32)
+    eta = StudyEta([(ALL_CASES[st[0][0]].batch + 32) * len(st) for st in jobs], workers)
     done = run_units(units, device=device,
                      default_jobs=b["workers"] if device == "cpu" else 1,
                      cpus_per_unit=max(b["threads"], 1),
-                     on_done=lambda i, n, runs: ticker.update(n, _finished(jobs[i], runs)))
+                     on_done=lambda i, n, runs: ticker.update(
+                         n, _finished(jobs[i], runs), eta=eta.finished(i)))
     found = {m: run for st, runs in zip(jobs, done, strict=True)
              for m, run in zip(st, runs, strict=True)}
     return {k: [found[(k, s)] for s in seeds] for k in keys}

@@ -195,3 +195,19 @@ def test_training_a_stack_restores_the_thread_count(data_2k_test, tmp_path, monk
         assert run["test_acc"].shape == (1,)
     finally:
         torch.set_num_threads(before)
+
+
+def test_study_eta_counts_stacks_in_flight_half_done():
+    """The LeNet study's progress ETA: throughput so far with in-flight stacks half done;
+    zero once every stack is done (the naive count said 10 min for 2 min of work)."""
+    import time
+
+    from nasrepro.experiments.lenet import StudyEta
+
+    eta = StudyEta([128, 128, 128, 64, 64], workers=2)
+    eta.started = time.perf_counter() - 60.0
+    # stack 0 done, stacks 1 and 2 in flight (half credit): 256 of 512 done in 60 s
+    assert eta.finished(0) == pytest.approx(60.0, rel=1e-3)
+    for i in (1, 2, 3):
+        assert eta.finished(i) > 0
+    assert eta.finished(4) == 0
