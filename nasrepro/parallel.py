@@ -178,21 +178,62 @@ def run_units(units: Sequence[Unit], *, device: str, default_jobs: int,
         for i in todo:
             finish(i, units[i].fn(*units[i].args))
     else:
-        from nasrepro.progress import forward, worker_init
-
-        ctx = multiprocessing.get_context("spawn")  # fork after torch init can deadlock
-        lines = ctx.Queue()  # the workers' progress lines, emitted here
-        with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=worker_init,
-                                    initargs=(lines,)) as pool:
+        with WorkerPool(jobs) as pool:
             futures = {pool.submit(units[i].fn, *units[i].args): i for i in todo}
             pending = set(futures)
             while pending:
-                done, pending = cf.wait(pending, timeout=0.5, return_when=cf.FIRST_COMPLETED)
-                forward(lines)
+                done = pool.wait(pending)
+                pending -= done
                 for fut in done:
                     finish(futures[fut], fut.result())
-        forward(lines)
     return results
+
+
+def cpu_default_jobs(device: str) -> int:
+    """Worker processes for independent units when the user chose none: two on the CPU (one
+    thread each: the project's machines have 2 cores; fewer where the machine has fewer),
+    one elsewhere (units on one GPU share it through --jobs explicitly)."""
+    return min(2, os.cpu_count() or 1) if device == "cpu" else 1
+
+
+class WorkerPool:
+    """`jobs` spawned worker processes (fork after torch init can deadlock) whose progress
+    lines the driver emits while it waits: under pytest a worker's stderr is captured with
+    the driver's, so its lines would show only on failure. run_units and the stage runner's
+    LocalExecutor use it."""
+
+    def __init__(self, jobs: int) -> None:
+        from nasrepro.progress import worker_init
+
+        ctx = multiprocessing.get_context("spawn")
+        self.lines = ctx.Queue()
+        self.pool = cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=worker_init,
+                                           initargs=(self.lines,))
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future:
+        return self.pool.submit(fn, *args)
+
+    def wait(self, futures: Any) -> set[cf.Future]:
+        """The futures done once at least one is, forwarding worker lines meanwhile."""
+        from nasrepro.progress import forward
+
+        while True:
+            done, _ = cf.wait(futures, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+            forward(self.lines)
+            if done:
+                return done
+
+    def close(self) -> None:
+        from nasrepro.progress import forward
+
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        forward(self.lines)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _run_on_ray(units: Sequence[tuple[int, Unit]], device: str, jobs: int, cpus_per_unit: int,

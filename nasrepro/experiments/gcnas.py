@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -39,7 +38,7 @@ from nasrepro.nas.controllers.gcn import GCNController
 from nasrepro.nas.evolution import regularized_evolution
 from nasrepro.nas.random_search import random_search
 from nasrepro.nas.reinforce import GroupedReward, TableLookup, run_reinforce
-from nasrepro.parallel import Unit, run_units
+from nasrepro.parallel import Unit, cpu_default_jobs, run_units
 from nasrepro.progress import Ticker
 from nasrepro.train.threads import torch_threads
 
@@ -240,12 +239,6 @@ def cpu_threads(n: int, device: str) -> contextlib.AbstractContextManager[None]:
 PARTS = ("gcn", "baselines", "lstm", "factorized")
 
 
-def cpu_workers(device: str) -> int:
-    """Worker processes for the search groups: on the CPU two (one thread each; measured
-    on the 2-core Intel VM, smoke tier: gcn 39 s, baselines 3 s, lstm 41 s, factorized 13 s
-    one after another, ~55 s in two processes), elsewhere one (they share one GPU). A
-    group's result does not depend on where it runs (suite/unit/test_parallel.py)."""
-    return min(2, os.cpu_count() or 1) if device == "cpu" else 1
 
 
 def comparison_part(name: str, cfg: dict[str, Any], progress: bool = False
@@ -271,7 +264,10 @@ def comparison(tier: str, seeds: int | None = None, device: str = "cpu",
     results: dict[str, dict[str, Any]] = {}
     units = [Unit(comparison_part, (name, cfg, progress), f"GCNAS {name} run", cached=True)
              for name in PARTS]
-    for part in run_units(units, device=device, default_jobs=cpu_workers(device)):
+    # 2 processes on the CPU: on the 2-core Intel VM, smoke tier, gcn 39 s, baselines 3 s,
+    # lstm 41 s, factorized 13 s one after another, ~55 s in two; a group's result does not
+    # depend on where it runs (suite/unit/test_parallel.py)
+    for part in run_units(units, device=device, default_jobs=cpu_default_jobs(device)):
         results.update(part)
     for name, res in results.items():
         res["params"] = controller_params(name)

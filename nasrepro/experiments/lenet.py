@@ -188,13 +188,13 @@ def study(seeds: Iterable[int], tier: str, device: str,
     units = [Unit(train_stack, a, "LeNet stack " + ", ".join(f"case {k} seed {sd}"
                                                             for k, sd in st), cached=True)
              for st, a in zip(jobs, args, strict=True)]
-    workers = choice_from_env().jobs or (b["workers"] if device == "cpu" else 1)
+    default_jobs = b["workers"] if device == "cpu" else 1
     # a stack's work ~ (batch + 32) x members: its 11 test passes cost about as much as 32
     # images a step (measured on the Intel VM: 1000 steps + tests 65 s at batch 128, 25 s
     # at 32)
-    eta = StudyEta([(ALL_CASES[st[0][0]].batch + 32) * len(st) for st in jobs], workers)
-    done = run_units(units, device=device,
-                     default_jobs=b["workers"] if device == "cpu" else 1,
+    eta = StudyEta([(ALL_CASES[st[0][0]].batch + 32) * len(st) for st in jobs],
+                   choice_from_env().jobs or default_jobs)
+    done = run_units(units, device=device, default_jobs=default_jobs,
                      cpus_per_unit=max(b["threads"], 1),
                      on_done=lambda i, n, runs: ticker.update(
                          n, _finished(jobs[i], runs), eta=eta.finished(i)))

@@ -532,21 +532,21 @@ def stages_in_workers(tier: str, device: str, seeds: int | None) -> int:
     """Compute the stages not yet stored through the stage runner when the executor choice
     (pytest's / nasrepro run's --jobs, --executor; nasrepro.parallel) runs more than one at
     a time; on the CPU the default is two worker processes of one thread each. Returns the
-    jobs used (1: nothing done here, run_opsub computes one stage after another).
+    jobs that computed stages here (1: none did; run_opsub computes or reads them).
 
     The host trains alone, then the independent distillations and fine-tunes two at a time:
     the smoke protocol measured 27 s (host) + 67 s (the rest) one after another on the
     2-core Intel VM. Records equal the sequential run's bit for bit
     (suite/unit/test_stage_runner.py; CI's Ray step compares whole records)."""
-    from nasrepro.parallel import choice_from_env
+    from nasrepro.parallel import choice_from_env, cpu_default_jobs
 
     choice = choice_from_env()
-    jobs = choice.jobs or (min(2, os.cpu_count() or 1) if device == "cpu" else 1)
+    jobs = choice.jobs or cpu_default_jobs(device)
     if jobs <= 1 and choice.kind == "local":
         return 1
     store = stage_store(tier, device, seeds)
     if all(store.done(st.id) for st in stage_graph(tier, device, seeds)):
-        return jobs
+        return 1  # nothing to compute: run_opsub reads them (and says so)
     from nasrepro.stages.executors import make_executor
     from nasrepro.stages.runner import run_opsub_stages
 

@@ -4,10 +4,9 @@ tasks (optional extra `nasrepro[ray]`; fractional GPUs so several fit one device
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing
 from typing import Any
 
-from nasrepro.progress import forward, worker_init
+from nasrepro.parallel import WorkerPool
 from nasrepro.stages.task import StageTask, run_stage_task
 
 
@@ -17,12 +16,7 @@ class LocalExecutor:
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
-        self.pool, self.lines = None, None
-        if jobs > 1:
-            ctx = multiprocessing.get_context("spawn")
-            self.lines = ctx.Queue()  # the workers' progress lines, emitted by wait()
-            self.pool = cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=worker_init,
-                                               initargs=(self.lines,))
+        self.pool = WorkerPool(jobs) if jobs > 1 else None  # forwards workers' progress
 
     def submit(self, task: StageTask) -> cf.Future:
         if self.pool is not None:
@@ -32,17 +26,13 @@ class LocalExecutor:
         return fut
 
     def wait(self, handles: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
-        while True:
-            done, _ = cf.wait(handles, timeout=0.5, return_when=cf.FIRST_COMPLETED)
-            if self.lines is not None:
-                forward(self.lines)
-            if done:
-                return [(h, h.result()) for h in done]
+        done = (self.pool.wait(handles) if self.pool is not None
+                else cf.wait(handles, return_when=cf.FIRST_COMPLETED)[0])
+        return [(h, h.result()) for h in done]
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            forward(self.lines)
+            self.pool.close()
 
 
 class RayExecutor:

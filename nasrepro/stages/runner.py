@@ -22,8 +22,8 @@ def run_graph(graph: list[Stage], store: StageStore, tier: str, device: str, exe
     under a deadline, when one epoch of its kind (measured) still fits. Returns the status."""
     by_name = {s.name: s for s in graph}
     done = {s.name for s in graph if store.done(s.id)}
-    # one line per finished stage, at most every 10 s: a worker process's own epoch lines
-    # are swallowed where the driver's output is captured (the claim tests under pytest)
+    # one line per finished stage (at most every 10 s) with the ETA of the whole run, beside
+    # the stages' own epoch lines
     ticker = Ticker(f"OPSUB stages, {jobs} job(s)", len(graph) - len(done), "stages",
                     every_s=10)
     finished = 0
