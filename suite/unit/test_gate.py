@@ -288,3 +288,20 @@ def test_a_note_asserting_another_verdict_is_caught():
     assert len(found) == 1 and "PARTIAL" in found[0]
     rec["verdict"] = "PARTIAL"  # the stated rule is not an assertion
     assert contradicting_notes(rec) == []
+
+
+def test_a_measurement_that_disappears_or_appears_fails_the_gate():
+    def two(xs, ys, names=("x", "y")):
+        res = ClaimResult("REWARD-1", [Measurement(n, v, paper=0.5, tolerance=WIDE, band=0.05)
+                                       for n, v in zip(names, (xs, ys), strict=False)],
+                          config={"device": "cpu"})
+        return build_record(res, tier="smoke", paper="P", spec={"hardware": "independent"},
+                            config_hash="h", env={"machine_class": "c", "code_path_env": {}},
+                            started=0.0)
+
+    base = baselines.build_baseline([two([0.5], [0.6])])
+    assert baselines.compare(two([0.5], [0.6]), base).status == "match"
+    lost = baselines.compare(two([0.5], [0.6], names=("x",)), base)
+    assert not lost.ok and lost.problems == ["measurement 'y' disappeared"]
+    new = baselines.compare(two([0.5], [0.6], names=("x", "z")), base)
+    assert not new.ok and "measurement 'z' is new" in new.problems[0]

@@ -142,3 +142,29 @@ def test_mnist_fingerprint_names_a_corrupt_file(tmp_path):
     _flip(folder / name, 300)
     with pytest.raises(DataError, match=rf"MNIST file corrupt: .*{name}"):
         mnist.fingerprint(tmp_path)
+
+
+@needs_mnist
+def test_lenet_run_cache_refuses_corrupt_mnist_even_when_warm(tmp_path, monkeypatch):
+    # a cached LeNet run must not be served past a corrupt data root (mutant
+    # lenet-run-key-without-data: the run's key without the MNIST check survived every test)
+    from nasrepro.experiments import lenet
+
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    for name in mnist.FILES:
+        (folder / name).symlink_to(mnist.mnist_dir() / name)
+    source = mnist.mnist_dir()
+    monkeypatch.setenv("NASREPRO_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path / "reports"))
+    args = ([("1", 0)], 2, 2, "cpu", 1)  # case 1, seed 0: 2 iterations, 1 test pass
+    first = lenet.train_stack(*args)
+    assert len(list((tmp_path / "reports" / "cache" / "lenet_run").glob("*.pkl"))) == 1
+    again = lenet.train_stack(*args)  # warm: read back, the same numbers
+    assert again[0]["test_acc"].tolist() == first[0]["test_acc"].tolist()
+    name = "train-labels-idx1-ubyte.gz"
+    (folder / name).unlink()
+    shutil.copyfile(source / name, folder / name)
+    _flip(folder / name, 300)
+    with pytest.raises(DataError, match=name):
+        lenet.train_stack(*args)

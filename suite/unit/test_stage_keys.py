@@ -46,6 +46,21 @@ def test_recipe_change_rekeys_only_downstream_stages(monkeypatch):
     again = opsub.stage_keys("smoke", "cpu")
     assert again["baseline"] == before["baseline"]
     assert all(again[k] != before[k] for k in before if k.startswith("distill/"))
+    # a fine-tune from a distilled candidate consumes that distillation: re-keyed with it;
+    # the unsubstituted fine-tunes (finetune/c1) start from the host alone
+    assert all(again[k] != after[k] for k in before if k.startswith("finetune/p"))
+    assert all(again[k] == after[k] for k in before if k.startswith("finetune/c1/"))
+
+
+@needs_cifar
+def test_host_recipe_change_rekeys_every_stage(monkeypatch):
+    # every stage consumes the host (the speed stage times its recipe)
+    before = opsub.stage_keys("smoke", "cpu")
+    smoke = dict(opsub.TIERS["smoke"])
+    smoke["baseline"] = dataclasses.replace(smoke["baseline"], lr=smoke["baseline"].lr * 2)
+    monkeypatch.setitem(opsub.TIERS, "smoke", smoke)
+    after = opsub.stage_keys("smoke", "cpu")
+    assert all(after[k] != before[k] for k in before)
 
 
 @needs_cifar
