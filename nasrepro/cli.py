@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from nasrepro.errors import NasreproError
 
@@ -98,35 +99,65 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def bench_command(storage: str, *, save: bool, compare: bool, threshold: int) -> list[str]:
-    """The pytest-benchmark command of `nasrepro bench` (storage = this machine's folder)."""
+def bench_command(storage: str, *, save: bool, json_out: str,
+                  only: Sequence[str] = ()) -> list[str]:
+    """The pytest-benchmark command of `nasrepro bench` (storage = this machine class's
+    folder; the run's medians go to `json_out`; `only`: these benchmarks' node ids)."""
     from nasrepro.paths import repo_root
 
-    cmd = [sys.executable, "-m", "pytest", str(repo_root() / "suite" / "bench"),
+    cmd = [sys.executable, "-m", "pytest", *(only or [str(repo_root() / "suite" / "bench")]),
            "--benchmark-enable", "--benchmark-only", f"--benchmark-storage=file://{storage}",
-           "-p", "no:cacheprovider", "--benchmark-columns=min,median,iqr,ops,rounds"]
+           f"--benchmark-json={json_out}", "-p", "no:cacheprovider",
+           "--benchmark-columns=min,median,iqr,ops,rounds"]
     if save:
         cmd.append("--benchmark-save=baseline")
-    elif compare:
-        # pytest-benchmark accepts whole percentages only (median:25%, not median:25.0%)
-        cmd += ["--benchmark-compare", f"--benchmark-compare-fail=median:{int(threshold)}%"]
     return cmd
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from nasrepro.errors import ConfigError
+    from nasrepro.measure import speed_gate as gate
     from nasrepro.measure.environment import machine_class
     from nasrepro.paths import reference_dir, repo_root
 
+    if args.retries < 0:
+        raise ConfigError(f"--retries {args.retries}: need 0 or more")
     mid = machine_class("cpu")  # speed depends on the code path, not the CPU's marketing name
     storage = reference_dir() / "benchmarks" / mid
-    has_baseline = storage.is_dir() and any(storage.rglob("*.json"))
-    if not has_baseline and not args.save:
+    threshold, source = gate.class_threshold(storage, args.threshold)
+    base_path = gate.latest_baseline(storage)
+    if base_path is None and not args.save:
         print(f"no speed baseline for machine class {mid} under {storage}: running without a "
-              "gate. Record one with `nasrepro bench --save` (then commit it).", flush=True)
-    cmd = bench_command(str(storage), save=args.save, compare=has_baseline,
-                        threshold=args.threshold)
-    print("+", " ".join(cmd), flush=True)
-    return subprocess.call(cmd + list(args.pytest_args), cwd=repo_root())
+              "gate. Record one on a quiet machine with `nasrepro bench --save` (then commit "
+              "it).", flush=True)
+    with tempfile.TemporaryDirectory(prefix="nasrepro-bench-") as tmp:
+        runs = iter(range(1, 100))
+
+        def timed(only: Sequence[str] = ()) -> tuple[int, dict[str, float]]:
+            out = Path(tmp) / f"run{next(runs)}.json"
+            cmd = bench_command(str(storage), save=args.save and not only, json_out=str(out),
+                                only=only)
+            print("+", " ".join(cmd), flush=True)
+            code = subprocess.call(cmd + list(args.pytest_args), cwd=repo_root())
+            return code, (gate.medians(gate.load(out)) if out.is_file() else {})
+
+        code, first = timed()
+        if code != 0 or base_path is None or args.save:
+            return code
+        base = gate.medians(gate.load(base_path))
+
+        def rerun(names: list[str]) -> dict[str, float]:
+            print(f"[bench] {len(names)} benchmark(s) over +{threshold:.0%}: timing them again "
+                  "(noise does not repeat, a regression does)", flush=True)
+            return timed(names)[1]
+
+        best, times = gate.confirm(base, first, threshold, args.retries, rerun)
+    table = gate.rows(base, best, times)
+    print(f"speed gate against {base_path.relative_to(repo_root())}:")
+    print("\n".join(gate.report_lines(table, threshold, source)), flush=True)
+    return 1 if any(r.failed(threshold) for r in table) else 0
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
@@ -198,8 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("bench", help="pytest-benchmark speed gates against this machine's "
                                       "stored baseline")
     sp.add_argument("--save", action="store_true", help="record this machine's baseline")
-    sp.add_argument("--threshold", type=int, default=25,
-                    help="fail when a median is this many percent slower (default 25)")
+    sp.add_argument("--threshold", type=float, default=None,
+                    help="fail when a median stays this many percent slower than the baseline "
+                         "(default: the class's gate.json beside its baseline, else 25)")
+    sp.add_argument("--retries", type=int, default=2,
+                    help="time a benchmark over the threshold again up to this many times; "
+                         "its best median counts")
     sp.add_argument("pytest_args", nargs="*")
     sp.set_defaults(func=_cmd_bench)
 

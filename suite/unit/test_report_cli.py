@@ -46,11 +46,3 @@ def test_cli_baseline_accept_without_record_is_a_clear_error(reports, capsys):
 def test_cli_unknown_claim_is_a_clear_error(reports, capsys):
     assert cli.main(["baseline", "show", "NOPE-1"]) == 2
     assert "unknown claim 'NOPE-1'" in capsys.readouterr().err
-
-
-def test_bench_command_threshold_is_parseable_by_pytest_benchmark():
-    # regression: f"{25.0}%" gave "median:25.0%", which pytest-benchmark refuses
-    cmd = cli.bench_command("/x", save=False, compare=True, threshold=25.0)
-    assert "--benchmark-compare-fail=median:25%" in cmd
-    assert "--benchmark-save=baseline" in cli.bench_command("/x", save=True, compare=True,
-                                                            threshold=25)

@@ -1,0 +1,111 @@
+"""The speed gate of `nasrepro bench`: a slowdown fails only when it repeats (noise on the
+2-core VMs moves single medians by ~30 %, docs/gate.md), a lost benchmark fails, the
+threshold is the class's; and the command end to end on a real benchmark."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nasrepro.errors import ConfigError, DataError
+from nasrepro.measure import speed_gate as gate
+from nasrepro.measure.environment import machine_class
+from nasrepro.paths import repo_root
+
+BASE = {"a": 1.0, "b": 1.0, "c": 1.0}
+
+
+def test_a_slowdown_that_does_not_repeat_passes():
+    calls = []
+
+    def rerun(names):
+        calls.append(names)
+        return {"b": 1.05}
+
+    best, timed = gate.confirm(BASE, {"a": 1.0, "b": 1.6, "c": 0.9}, 0.25, 2, rerun)
+    assert calls == [["b"]] and best["b"] == 1.05 and timed == {"a": 1, "b": 2, "c": 1}
+    table = gate.rows(BASE, best, timed)
+    assert not any(r.failed(0.25) for r in table)
+
+
+def test_a_slowdown_that_repeats_fails_after_its_retries():
+    best, timed = gate.confirm(BASE, {"a": 1.0, "b": 1.6, "c": 1.0}, 0.25, 2,
+                               lambda names: {n: 1.5 for n in names})
+    assert best["b"] == 1.5 and timed["b"] == 3
+    table = gate.rows(BASE, best, timed)
+    assert [r.name for r in table if r.failed(0.25)] == ["b"]
+    assert "FAILED, 1 of 3" in gate.report_lines(table, 0.25, "default")[-1]
+
+
+def test_a_lost_benchmark_fails_and_a_new_one_does_not():
+    table = gate.rows(BASE, {"a": 1.0, "b": 1.0, "d": 9.0}, {})
+    assert [r.name for r in table if r.failed(0.25)] == ["c"]
+    assert gate.report_lines(table, 0.25, "default")[-1].startswith("speed gate: FAILED")
+
+
+@given(st.dictionaries(st.sampled_from("abcdef"), st.floats(0.01, 100.0), min_size=1),
+       st.floats(0.0, 2.0), st.integers(0, 3))
+def test_retries_never_make_a_median_worse(first, threshold, retries):
+    base = dict.fromkeys(first, 1.0)
+    best, timed = gate.confirm(base, first, threshold, retries,
+                               lambda names: {n: first[n] * 0.5 for n in names})
+    assert all(best[k] <= first[k] for k in first)
+    assert all(1 <= timed[k] <= 1 + retries for k in first)
+    # a benchmark still over the threshold was timed again at every retry
+    assert all(timed[k] == 1 + retries for k in gate.over(base, best, threshold))
+
+
+def test_threshold_comes_from_the_option_then_the_class_file(tmp_path):
+    assert gate.class_threshold(tmp_path, None) == (0.25, "default")
+    (tmp_path / "gate.json").write_text(json.dumps(
+        {"threshold_percent": 60, "rationale": "measured swing 43 %"}))
+    assert gate.class_threshold(tmp_path, None) == (0.6, "gate.json: measured swing 43 %")
+    assert gate.class_threshold(tmp_path, 10) == (0.1, "--threshold")
+    with pytest.raises(ConfigError, match="--threshold 0"):
+        gate.class_threshold(tmp_path, 0)
+    (tmp_path / "gate.json").write_text(json.dumps({"threshold_percent": 60}))
+    with pytest.raises(DataError, match=r"gate\.json: needs threshold_percent and rationale"):
+        gate.class_threshold(tmp_path, None)
+
+
+BENCH = "suite/bench/test_bench_rewards.py::test_bench_reward_numpy[proposed]"
+
+
+def _checkout_with_baseline(tmp_path, median):
+    """A checkout (links to this one) whose class baseline for BENCH has `median`."""
+    root = tmp_path / "repo"
+    (root / "reference_results").mkdir(parents=True)
+    for name in ("suite", "conftest.py", "pyproject.toml"):
+        (root / name).symlink_to(repo_root() / name)
+    (root / "reference_results" / "papers").symlink_to(repo_root() / "reference_results"
+                                                       / "papers")
+    folder = root / "reference_results" / "benchmarks" / machine_class("cpu") / "x"
+    folder.mkdir(parents=True)
+    (folder / "0001_baseline.json").write_text(json.dumps(
+        {"benchmarks": [{"fullname": BENCH, "stats": {"median": median}}]}))
+    return root
+
+
+def _bench(root, *extra):
+    env = {**os.environ, "NASREPRO_ROOT": str(root)}
+    return subprocess.run([sys.executable, "-m", "nasrepro.cli", "bench", *extra, "--",
+                           "-k", "test_bench_reward_numpy and proposed",
+                           "--benchmark-max-time=0.05"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_bench_command_fails_only_a_slowdown_that_repeats(tmp_path):
+    # the baseline says 1 microsecond: every timing is slower, so it is timed again and fails
+    slow = _bench(_checkout_with_baseline(tmp_path / "slow", 1e-6), "--retries", "1")
+    assert slow.returncode == 1, slow.stdout[-2000:] + slow.stderr[-2000:]
+    assert "timing them again" in slow.stdout
+    assert "SLOWER" in slow.stdout and "speed gate: FAILED, 1 of 1" in slow.stdout
+    # the baseline says 100 s: within any threshold at the first timing
+    fast = _bench(_checkout_with_baseline(tmp_path / "fast", 100.0))
+    assert fast.returncode == 0, fast.stdout[-2000:] + fast.stderr[-2000:]
+    assert "speed gate: passed, 1 benchmark(s) within +25% (default)" in fast.stdout
+    assert "timing them again" not in fast.stdout
