@@ -126,7 +126,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise ConfigError(f"--retries {args.retries}: need 0 or more")
     mid = machine_class("cpu")  # speed depends on the code path, not the CPU's marketing name
     storage = reference_dir() / "benchmarks" / mid
-    threshold, source = gate.class_threshold(storage, args.threshold)
+    threshold, source, why = gate.class_threshold(storage, args.threshold)
     base_path = gate.latest_baseline(storage)
     if base_path is None and not args.save:
         print(f"no speed baseline for machine class {mid} under {storage}: running without a "
@@ -155,7 +155,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         best, times = gate.confirm(base, first, threshold, args.retries, rerun)
     table = gate.rows(base, best, times)
-    print(f"speed gate against {base_path.relative_to(repo_root())}:")
+    print(f"speed gate against {base_path.relative_to(repo_root())}; threshold "
+          f"+{threshold:.0%} ({source}): {why}")
     print("\n".join(gate.report_lines(table, threshold, source)), flush=True)
     return 1 if any(r.failed(threshold) for r in table) else 0
 

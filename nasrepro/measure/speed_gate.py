@@ -43,13 +43,13 @@ def latest_baseline(storage: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def class_threshold(storage: Path, override: float | None) -> tuple[float, str]:
-    """(threshold as a fraction, where it comes from): --threshold, else the class's
+def class_threshold(storage: Path, override: float | None) -> tuple[float, str, str]:
+    """(threshold as a fraction, where it comes from, why): --threshold, else the class's
     gate.json (`threshold_percent` + `rationale`), else the default."""
     if override is not None:
         if not 0 < override < 1000:
             raise ConfigError(f"--threshold {override}: give a slowdown in percent, e.g. 25")
-        return override / 100.0, "--threshold"
+        return override / 100.0, "--threshold", "given on the command line"
     path = storage / GATE_FILE
     if path.is_file():
         try:
@@ -57,8 +57,9 @@ def class_threshold(storage: Path, override: float | None) -> tuple[float, str]:
             pct, why = float(gate["threshold_percent"]), str(gate["rationale"])
         except (ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{path}: needs threshold_percent and rationale ({exc})") from None
-        return pct / 100.0, f"{path.name}: {why}"
-    return DEFAULT_THRESHOLD, "default"
+        return pct / 100.0, GATE_FILE, why
+    return DEFAULT_THRESHOLD, "default", (f"no {GATE_FILE} for this class: the default; write "
+                                          "one with the class's measured spread")
 
 
 def over(base: dict[str, float], best: dict[str, float], threshold: float) -> list[str]:

@@ -60,11 +60,11 @@ def test_retries_never_make_a_median_worse(first, threshold, retries):
 
 
 def test_threshold_comes_from_the_option_then_the_class_file(tmp_path):
-    assert gate.class_threshold(tmp_path, None) == (0.25, "default")
+    assert gate.class_threshold(tmp_path, None)[:2] == (0.25, "default")
     (tmp_path / "gate.json").write_text(json.dumps(
         {"threshold_percent": 60, "rationale": "measured swing 43 %"}))
-    assert gate.class_threshold(tmp_path, None) == (0.6, "gate.json: measured swing 43 %")
-    assert gate.class_threshold(tmp_path, 10) == (0.1, "--threshold")
+    assert gate.class_threshold(tmp_path, None) == (0.6, "gate.json", "measured swing 43 %")
+    assert gate.class_threshold(tmp_path, 10)[:2] == (0.1, "--threshold")
     with pytest.raises(ConfigError, match="--threshold 0"):
         gate.class_threshold(tmp_path, 0)
     (tmp_path / "gate.json").write_text(json.dumps({"threshold_percent": 60}))
