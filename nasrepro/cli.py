@@ -126,7 +126,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise ConfigError(f"--retries {args.retries}: need 0 or more")
     mid = machine_class("cpu")  # speed depends on the code path, not the CPU's marketing name
     storage = reference_dir() / "benchmarks" / mid
-    threshold, source, why = gate.class_threshold(storage, args.threshold)
+    limits = gate.class_limits(storage, args.threshold)
     base_path = gate.latest_baseline(storage)
     if base_path is None and not args.save:
         print(f"no speed baseline for machine class {mid} under {storage}: running without a "
@@ -147,18 +147,20 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if code != 0 or base_path is None or args.save:
             return code
         base = gate.medians(gate.load(base_path))
+        factor = gate.machine_factor(base, first)
 
         def rerun(names: list[str]) -> dict[str, float]:
-            print(f"[bench] {len(names)} benchmark(s) over +{threshold:.0%}: timing them again "
-                  "(noise does not repeat, a regression does)", flush=True)
+            print(f"[bench] {len(names)} benchmark(s) over +{limits.threshold:.0%} beyond the "
+                  f"machine factor {factor:.2f}: timing them again (noise does not repeat, a "
+                  "regression does)", flush=True)
             return timed(names)[1]
 
-        best, times = gate.confirm(base, first, threshold, args.retries, rerun)
-    table = gate.rows(base, best, times)
-    print(f"speed gate against {base_path.relative_to(repo_root())}; threshold "
-          f"+{threshold:.0%} ({source}): {why}")
-    print("\n".join(gate.report_lines(table, threshold, source)), flush=True)
-    return 1 if any(r.failed(threshold) for r in table) else 0
+        best, times = gate.confirm(base, first, limits.threshold, args.retries, rerun, factor)
+    table = gate.rows(base, best, times, factor)
+    print(f"speed gate against {base_path.relative_to(repo_root())}; limits ({limits.source}): "
+          f"{limits.why}")
+    print("\n".join(gate.report_lines(table, limits, factor)), flush=True)
+    return 1 if gate.failed(table, limits, factor) else 0
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:

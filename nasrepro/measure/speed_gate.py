@@ -1,17 +1,24 @@
 """The speed gate of `nasrepro bench`: each benchmark's median against the stored baseline of
-this machine class, with a slowdown confirmed before it fails.
+this machine class, in units of this machine's speed today, with a slowdown confirmed before
+it fails.
 
-Why confirm: on the project's 2-core VMs single benchmark medians move by up to ~30 % (quiet)
-and ~70 % (a neighbour's burst) between runs minutes apart, with no code change (measured,
-docs/gate.md "Speed gates"). A benchmark over the threshold is therefore timed again in a
-fresh process, up to `retries` times, and its best median counts: noise does not repeat, a
-regression does. The threshold is per machine class (`gate.json` beside the baseline, with
-its measured rationale), default 25 %.
+Why: on the project's 2-core VMs single medians move by up to ~30 % between quiet runs
+minutes apart, and whole machines of one class run 1.3-1.8x apart from session to session
+(the same default run's LENET folder: 183 s on one, 287-327 s on another; docs/gate.md
+"Speed gates"). So
+- the machine factor = the median over all benchmarks of (this run / baseline), at least 1,
+  is divided out: a slower machine slows every benchmark, a regression a few;
+- a benchmark more than the class's threshold slower than that is timed again in a fresh
+  process, up to `retries` times, and its best median counts: noise does not repeat;
+- a machine factor above the class's machine limit (default 2x) fails the run as a whole:
+  a global slowdown that large is news either way (a regression or the wrong machine).
+Thresholds per machine class: `gate.json` beside the baseline, with their rationale.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +27,8 @@ from typing import Any
 from nasrepro.errors import ConfigError, DataError
 
 DEFAULT_THRESHOLD = 0.25
+DEFAULT_MACHINE_LIMIT = 1.0  # a machine factor above 2x fails the run
+MIN_FOR_FACTOR = 5  # fewer benchmarks in a run (a -k selection): no machine factor
 GATE_FILE = "gate.json"
 
 
@@ -43,39 +52,68 @@ def latest_baseline(storage: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def class_threshold(storage: Path, override: float | None) -> tuple[float, str, str]:
-    """(threshold as a fraction, where it comes from, why): --threshold, else the class's
-    gate.json (`threshold_percent` + `rationale`), else the default."""
-    if override is not None:
-        if not 0 < override < 1000:
-            raise ConfigError(f"--threshold {override}: give a slowdown in percent, e.g. 25")
-        return override / 100.0, "--threshold", "given on the command line"
+@dataclass(frozen=True)
+class Limits:
+    """The gate's limits for a class: per-benchmark slowdown (beyond the machine factor) and
+    machine factor, as fractions; where they come from and why."""
+
+    threshold: float
+    machine: float
+    source: str
+    why: str
+
+
+def class_limits(storage: Path, override: float | None) -> Limits:
+    """--threshold (percent), else the class's gate.json (`threshold_percent`,
+    `machine_limit_percent` optional, `rationale`), else the defaults."""
+    machine = DEFAULT_MACHINE_LIMIT
     path = storage / GATE_FILE
+    gate: dict[str, Any] = {}
     if path.is_file():
         try:
             gate = json.loads(path.read_text(encoding="utf-8"))
             pct, why = float(gate["threshold_percent"]), str(gate["rationale"])
-        except (ValueError, KeyError, TypeError) as exc:
+            machine = float(gate.get("machine_limit_percent", 100 * machine)) / 100.0
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DataError(f"{path}: needs threshold_percent and rationale ({exc})") from None
-        return pct / 100.0, GATE_FILE, why
-    return DEFAULT_THRESHOLD, "default", (f"no {GATE_FILE} for this class: the default; write "
-                                          "one with the class's measured spread")
+    if override is not None:
+        if not 0 < override < 1000:
+            raise ConfigError(f"--threshold {override}: give a slowdown in percent, e.g. 25")
+        return Limits(override / 100.0, machine, "--threshold", "given on the command line")
+    if gate:
+        return Limits(pct / 100.0, machine, GATE_FILE, why)
+    return Limits(DEFAULT_THRESHOLD, machine, "default",
+                  f"no {GATE_FILE} for this class: the defaults; write one with the class's "
+                  "measured spread")
 
 
-def over(base: dict[str, float], best: dict[str, float], threshold: float) -> list[str]:
-    """Benchmarks of the baseline whose best median is more than `threshold` slower."""
-    return sorted(k for k in base if k in best and best[k] > base[k] * (1.0 + threshold))
+def machine_factor(base: dict[str, float], first: dict[str, float]) -> float:
+    """How much slower this machine runs today than when the baseline was recorded: the
+    median over the benchmarks of both of (this run / baseline), at least 1 (a faster
+    machine is not credited: a benchmark that did not speed up with it is not news). 1 for a
+    run of fewer than MIN_FOR_FACTOR benchmarks, whose median says little about the machine."""
+    common = sorted(k for k in base if k in first)
+    if len(common) < MIN_FOR_FACTOR:
+        return 1.0
+    return max(1.0, statistics.median(first[k] / base[k] for k in common))
+
+
+def over(base: dict[str, float], best: dict[str, float], threshold: float,
+         factor: float = 1.0) -> list[str]:
+    """Benchmarks of the baseline whose best median is more than `threshold` slower than the
+    baseline times the machine factor."""
+    return sorted(k for k in base if k in best and best[k] > base[k] * factor * (1 + threshold))
 
 
 def confirm(base: dict[str, float], first: dict[str, float], threshold: float, retries: int,
-            rerun: Callable[[list[str]], dict[str, float]]
+            rerun: Callable[[list[str]], dict[str, float]], factor: float = 1.0
             ) -> tuple[dict[str, float], dict[str, int]]:
     """Time the benchmarks over the threshold again (`rerun(names)` -> their medians), up to
     `retries` times, keeping each benchmark's best median; returns (best medians, timings
     per benchmark)."""
     best, timed = dict(first), {k: 1 for k in first}
     for _ in range(retries):
-        slow = over(base, best, threshold)
+        slow = over(base, best, threshold, factor)
         if not slow:
             break
         again = rerun(slow)
@@ -94,36 +132,53 @@ class Row:
     base: float | None
     best: float | None
     timed: int = 1
+    factor: float = 1.0
 
     @property
     def change(self) -> float | None:
+        """best / (baseline x machine factor) - 1."""
         if self.base is None or self.best is None:
             return None
-        return self.best / self.base - 1.0
+        return self.best / (self.base * self.factor) - 1.0
 
     def failed(self, threshold: float) -> bool:
         """Still slower than the threshold after its retries, or gone from the run."""
         return self.best is None or (self.change is not None and self.change > threshold)
 
 
-def rows(base: dict[str, float], best: dict[str, float], timed: dict[str, int]) -> list[Row]:
+def rows(base: dict[str, float], best: dict[str, float], timed: dict[str, int],
+         factor: float = 1.0) -> list[Row]:
     """A row for every benchmark of either side, sorted by name."""
-    return [Row(k, base.get(k), best.get(k), timed.get(k, 0))
+    return [Row(k, base.get(k), best.get(k), timed.get(k, 0), factor)
             for k in sorted(set(base) | set(best))]
 
 
-def report_lines(table: list[Row], threshold: float, source: str) -> list[str]:
-    """The comparison table and a last line with the verdict."""
-    out = [f"{'benchmark':<70} {'baseline':>10} {'best now':>10} {'change':>8} {'timed':>5}"]
+def failed(table: list[Row], limits: Limits, factor: float) -> bool:
+    """The gate's verdict: a benchmark still slower after its retries, one gone, or the
+    whole machine factor past its limit."""
+    return factor - 1.0 > limits.machine or any(r.failed(limits.threshold) for r in table)
+
+
+def report_lines(table: list[Row], limits: Limits, factor: float) -> list[str]:
+    """The comparison table and the verdict lines."""
+    out = [f"{'benchmark':<64} {'baseline':>10} {'best now':>10} {'change*':>8} {'timed':>5}"]
     for r in table:
         base = f"{r.base * 1e3:8.2f}ms" if r.base is not None else f"{'—':>10}"
         best = f"{r.best * 1e3:8.2f}ms" if r.best is not None else f"{'gone':>10}"
         change = f"{r.change:+8.1%}" if r.change is not None else f"{'new':>8}"
-        flag = "  SLOWER" if r.failed(threshold) else ""
-        out.append(f"{r.name.split('::')[-1]:<70} {base} {best} {change} {r.timed:>5}{flag}")
-    bad = [r for r in table if r.failed(threshold)]
-    limit = f"+{threshold:.0%} ({source})"
-    out.append(f"speed gate: FAILED, {len(bad)} of {len(table)} benchmark(s) slower than "
-               f"{limit} after their retries, or gone" if bad else
-               f"speed gate: passed, {len(table)} benchmark(s) within {limit}")
+        flag = "  SLOWER" if r.failed(limits.threshold) else ""
+        out.append(f"{r.name.split('::')[-1]:<64} {base} {best} {change} {r.timed:>5}{flag}")
+    out.append(f"* beyond the machine factor {factor:.2f} (median of this run / baseline, at "
+               f"least 1; limit {1 + limits.machine:.2f})")
+    bad = [r for r in table if r.failed(limits.threshold)]
+    limit = f"+{limits.threshold:.0%} ({limits.source})"
+    if factor - 1.0 > limits.machine:
+        out.append(f"speed gate: FAILED, every benchmark {factor:.2f}x slower than the baseline "
+                   f"(over the machine limit {1 + limits.machine:.2f}x): a global regression, "
+                   "or a machine unlike the baseline's")
+    if bad:
+        out.append(f"speed gate: FAILED, {len(bad)} of {len(table)} benchmark(s) slower than "
+                   f"{limit} after their retries, or gone")
+    elif factor - 1.0 <= limits.machine:
+        out.append(f"speed gate: passed, {len(table)} benchmark(s) within {limit}")
     return out

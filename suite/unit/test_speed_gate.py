@@ -38,13 +38,15 @@ def test_a_slowdown_that_repeats_fails_after_its_retries():
     assert best["b"] == 1.5 and timed["b"] == 3
     table = gate.rows(BASE, best, timed)
     assert [r.name for r in table if r.failed(0.25)] == ["b"]
-    assert "FAILED, 1 of 3" in gate.report_lines(table, 0.25, "default")[-1]
+    assert "FAILED, 1 of 3" in gate.report_lines(table, gate.Limits(0.25, 1.0, "d", "d"),
+                                                 1.0)[-1]
 
 
 def test_a_lost_benchmark_fails_and_a_new_one_does_not():
     table = gate.rows(BASE, {"a": 1.0, "b": 1.0, "d": 9.0}, {})
     assert [r.name for r in table if r.failed(0.25)] == ["c"]
-    assert gate.report_lines(table, 0.25, "default")[-1].startswith("speed gate: FAILED")
+    lines = gate.report_lines(table, gate.Limits(0.25, 1.0, "d", "d"), 1.0)
+    assert lines[-1].startswith("speed gate: FAILED")
 
 
 @given(st.dictionaries(st.sampled_from("abcdef"), st.floats(0.01, 100.0), min_size=1),
@@ -59,17 +61,51 @@ def test_retries_never_make_a_median_worse(first, threshold, retries):
     assert all(timed[k] == 1 + retries for k in gate.over(base, best, threshold))
 
 
-def test_threshold_comes_from_the_option_then_the_class_file(tmp_path):
-    assert gate.class_threshold(tmp_path, None)[:2] == (0.25, "default")
+def test_limits_come_from_the_option_then_the_class_file(tmp_path):
+    lim = gate.class_limits(tmp_path, None)
+    assert (lim.threshold, lim.machine, lim.source) == (0.25, 1.0, "default")
     (tmp_path / "gate.json").write_text(json.dumps(
-        {"threshold_percent": 60, "rationale": "measured swing 43 %"}))
-    assert gate.class_threshold(tmp_path, None) == (0.6, "gate.json", "measured swing 43 %")
-    assert gate.class_threshold(tmp_path, 10)[:2] == (0.1, "--threshold")
+        {"threshold_percent": 60, "machine_limit_percent": 150, "rationale": "measured"}))
+    assert gate.class_limits(tmp_path, None) == gate.Limits(0.6, 1.5, "gate.json", "measured")
+    lim = gate.class_limits(tmp_path, 10)
+    assert (lim.threshold, lim.machine, lim.source) == (0.1, 1.5, "--threshold")
     with pytest.raises(ConfigError, match="--threshold 0"):
-        gate.class_threshold(tmp_path, 0)
+        gate.class_limits(tmp_path, 0)
     (tmp_path / "gate.json").write_text(json.dumps({"threshold_percent": 60}))
     with pytest.raises(DataError, match=r"gate\.json: needs threshold_percent and rationale"):
-        gate.class_threshold(tmp_path, None)
+        gate.class_limits(tmp_path, None)
+
+
+SIX = {k: 1.0 for k in "abcdef"}
+
+
+def test_a_slower_machine_is_divided_out_and_a_regression_is_not():
+    limits = gate.Limits(0.25, 1.0, "test", "test")
+    # every benchmark 1.7x slower (a slower machine of the class): passes
+    slower = {k: 1.7 for k in SIX}
+    f = gate.machine_factor(SIX, slower)
+    assert f == pytest.approx(1.7)
+    assert not gate.failed(gate.rows(SIX, slower, {}, f), limits, f)
+    # on that machine one benchmark 1.5x slower again (a regression of one component): fails
+    regressed = {**slower, "c": 1.7 * 1.5}
+    f = gate.machine_factor(SIX, regressed)
+    table = gate.rows(SIX, regressed, {}, f)
+    assert [r.name for r in table if r.failed(0.25)] == ["c"] and gate.failed(table, limits, f)
+    # a faster machine is not credited: the raw change decides
+    assert gate.machine_factor(SIX, {k: 0.6 for k in SIX}) == 1.0
+
+
+def test_a_machine_factor_past_its_limit_fails_the_run():
+    limits = gate.Limits(0.25, 1.0, "test", "test")
+    slow = {k: 2.5 for k in SIX}
+    f = gate.machine_factor(SIX, slow)
+    table = gate.rows(SIX, slow, {}, f)
+    assert not any(r.failed(0.25) for r in table) and gate.failed(table, limits, f)
+    assert "machine limit 2.00x" in gate.report_lines(table, limits, f)[-1]
+
+
+def test_few_benchmarks_have_no_machine_factor():
+    assert gate.machine_factor({"a": 1.0, "b": 1.0}, {"a": 3.0, "b": 3.0}) == 1.0
 
 
 BENCH = "suite/bench/test_bench_rewards.py::test_bench_reward_numpy[proposed]"
