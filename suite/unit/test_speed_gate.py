@@ -42,6 +42,13 @@ def test_a_slowdown_that_repeats_fails_after_its_retries():
                                                  1.0)[-1]
 
 
+def test_the_best_timing_counts_not_the_last():
+    again = iter([{"b": 1.3}, {"b": 1.8}])
+    best, timed = gate.confirm(BASE, {"a": 1.0, "b": 1.6, "c": 1.0}, 0.25, 2,
+                               lambda names: next(again))
+    assert best["b"] == 1.3 and timed["b"] == 3
+
+
 def test_a_lost_benchmark_fails_and_a_new_one_does_not():
     table = gate.rows(BASE, {"a": 1.0, "b": 1.0, "d": 9.0}, {})
     assert [r.name for r in table if r.failed(0.25)] == ["c"]
