@@ -147,6 +147,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if code != 0 or base_path is None or args.save:
             return code
         base = gate.medians(gate.load(base_path))
+        if args.pytest_args:  # a selection (e.g. -k lenet): the others are not gone
+            chosen = {k: v for k, v in base.items() if k in first}
+            print(f"[bench] a selection: {len(chosen)} of {len(base)} baseline benchmark(s) "
+                  "compared", flush=True)
+            base = chosen
         factor = gate.machine_factor(base, first)
 
         def rerun(names: list[str]) -> dict[str, float]:

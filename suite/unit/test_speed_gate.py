@@ -119,7 +119,8 @@ BENCH = "suite/bench/test_bench_rewards.py::test_bench_reward_numpy[proposed]"
 
 
 def _checkout_with_baseline(tmp_path, median):
-    """A checkout (links to this one) whose class baseline for BENCH has `median`."""
+    """A checkout (links to this one) whose class baseline has `median` for BENCH and for
+    another benchmark, which the runs below do not select."""
     root = tmp_path / "repo"
     (root / "reference_results").mkdir(parents=True)
     for name in ("suite", "conftest.py", "pyproject.toml"):
@@ -128,8 +129,10 @@ def _checkout_with_baseline(tmp_path, median):
                                                        / "papers")
     folder = root / "reference_results" / "benchmarks" / machine_class("cpu") / "x"
     folder.mkdir(parents=True)
+    other = "suite/bench/test_bench_rewards.py::test_bench_reward_numpy[mnasnet]"
     (folder / "0001_baseline.json").write_text(json.dumps(
-        {"benchmarks": [{"fullname": BENCH, "stats": {"median": median}}]}))
+        {"benchmarks": [{"fullname": BENCH, "stats": {"median": median}},
+                        {"fullname": other, "stats": {"median": median}}]}))
     return root
 
 
@@ -159,3 +162,4 @@ def test_bench_command_fails_only_a_slowdown_that_repeats(tmp_path):
     assert fast.returncode == 0, fast.stdout[-2000:] + fast.stderr[-2000:]
     assert "speed gate: passed, 1 benchmark(s) within +25% (default)" in fast.stdout
     assert "timing them again" not in fast.stdout
+    assert "a selection: 1 of 2 baseline benchmark(s) compared" in fast.stdout
