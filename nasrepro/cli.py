@@ -243,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--retries", type=int, default=2,
                     help="time a benchmark over the threshold again up to this many times; "
                          "its best median counts")
-    sp.add_argument("pytest_args", nargs="*")
+    sp.add_argument("pytest_args", nargs="*",
+                    help="pytest options after --, e.g. -- -k lenet (then only the selected "
+                         "benchmarks are compared)")
     sp.set_defaults(func=_cmd_bench)
 
     sp = sub.add_parser("nightly", help="default tier + speed gates + report (CI schedule)")
