@@ -115,6 +115,7 @@ def bench_command(storage: str, *, save: bool, json_out: str,
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    import itertools
     import tempfile
 
     from nasrepro.errors import ConfigError
@@ -133,7 +134,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
               "gate. Record one on a quiet machine with `nasrepro bench --save` (then commit "
               "it).", flush=True)
     with tempfile.TemporaryDirectory(prefix="nasrepro-bench-") as tmp:
-        runs = iter(range(1, 100))
+        runs = itertools.count(1)
 
         def timed(only: Sequence[str] = ()) -> tuple[int, dict[str, float]]:
             out = Path(tmp) / f"run{next(runs)}.json"

@@ -239,8 +239,6 @@ def cpu_threads(n: int, device: str) -> contextlib.AbstractContextManager[None]:
 PARTS = ("gcn", "baselines", "lstm", "factorized")
 
 
-
-
 def comparison_part(name: str, cfg: dict[str, Any], progress: bool = False
                     ) -> dict[str, dict[str, Any]]:
     """One search group of the comparison ({controller: result}), on one CPU thread; a unit

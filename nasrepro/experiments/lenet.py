@@ -162,8 +162,8 @@ class StudyEta:
     def finished(self, i: int) -> float:
         """Record stack i as finished; the ETA of the rest."""
         self.done.add(i)
-        begun = [j for j in range(len(self.costs)) if j not in self.done]
-        in_flight = begun[:self.workers] if len(self.done) < len(self.costs) else []
+        left = [j for j in range(len(self.costs)) if j not in self.done]
+        in_flight = left[:self.workers]  # submission order: the next ones started first
         credit = sum(self.costs[j] for j in self.done) + 0.5 * sum(
             self.costs[j] for j in in_flight)
         elapsed = time.perf_counter() - self.started

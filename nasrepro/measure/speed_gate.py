@@ -62,6 +62,10 @@ class Limits:
     source: str
     why: str
 
+    def machine_exceeded(self, factor: float) -> bool:
+        """Whether the machine factor itself is past its limit."""
+        return factor - 1.0 > self.machine
+
 
 def class_limits(storage: Path, override: float | None) -> Limits:
     """--threshold (percent), else the class's gate.json (`threshold_percent`,
@@ -102,7 +106,8 @@ def over(base: dict[str, float], best: dict[str, float], threshold: float,
          factor: float = 1.0) -> list[str]:
     """Benchmarks of the baseline whose best median is more than `threshold` slower than the
     baseline times the machine factor."""
-    return sorted(k for k in base if k in best and best[k] > base[k] * factor * (1 + threshold))
+    return sorted(k for k in base if k in best
+                  and Row(k, base[k], best[k], factor=factor).failed(threshold))
 
 
 def confirm(base: dict[str, float], first: dict[str, float], threshold: float, retries: int,
@@ -156,7 +161,7 @@ def rows(base: dict[str, float], best: dict[str, float], timed: dict[str, int],
 def failed(table: list[Row], limits: Limits, factor: float) -> bool:
     """The gate's verdict: a benchmark still slower after its retries, one gone, or the
     whole machine factor past its limit."""
-    return factor - 1.0 > limits.machine or any(r.failed(limits.threshold) for r in table)
+    return limits.machine_exceeded(factor) or any(r.failed(limits.threshold) for r in table)
 
 
 def report_lines(table: list[Row], limits: Limits, factor: float) -> list[str]:
@@ -172,13 +177,13 @@ def report_lines(table: list[Row], limits: Limits, factor: float) -> list[str]:
                f"least 1; limit {1 + limits.machine:.2f})")
     bad = [r for r in table if r.failed(limits.threshold)]
     limit = f"+{limits.threshold:.0%} ({limits.source})"
-    if factor - 1.0 > limits.machine:
+    if limits.machine_exceeded(factor):
         out.append(f"speed gate: FAILED, every benchmark {factor:.2f}x slower than the baseline "
                    f"(over the machine limit {1 + limits.machine:.2f}x): a global regression, "
                    "or a machine unlike the baseline's")
     if bad:
         out.append(f"speed gate: FAILED, {len(bad)} of {len(table)} benchmark(s) slower than "
                    f"{limit} after their retries, or gone")
-    elif factor - 1.0 <= limits.machine:
+    elif not limits.machine_exceeded(factor):
         out.append(f"speed gate: passed, {len(table)} benchmark(s) within {limit}")
     return out
