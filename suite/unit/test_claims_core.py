@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from nasrepro.claims import ClaimResult, Measurement, Tolerance, Verdict, baselines, stats
 from nasrepro.claims.records import build_record
 from nasrepro.claims.verdicts import combine
-from nasrepro.errors import ConfigError
+from nasrepro.errors import ConfigError, CorruptFileWarning
 from nasrepro.experiments import cache
 
 
@@ -149,8 +149,10 @@ def test_cache_computes_once_and_survives_corruption(tmp_path, monkeypatch):
     assert len(calls) == 1 and list(b["v"]) == [0, 1, 2] and list(a["v"]) == [0, 1, 2]
     (path,) = (tmp_path / "cache" / "t").glob("*.pkl")
     path.write_bytes(b"\x80garbage")
-    cache.cached("t", {"k": 1}, compute)
+    with pytest.warns(CorruptFileWarning, match=r"could not be read.*moved aside"):
+        cache.cached("t", {"k": 1}, compute)
     assert len(calls) == 2
+    assert len(list(path.parent.glob("*.pkl.corrupt-*"))) == 1  # kept for inspection, not lost
     assert pickle.loads(path.read_bytes())["v"].tolist() == [0, 1, 2]
     cache.cached("t", {"k": 2}, compute)
     assert len(calls) == 3
