@@ -420,9 +420,16 @@ def _run_opsub(tier: str, device: str, seeds: int | None, store: StageStore | No
     started, cpu0 = time.perf_counter(), time.process_time()
     run = OpsubRun(tier, device, log)
     seed_baseline(store, tier, stage_keys(tier, device, seeds)["baseline"])
+    graph = stage_graph(tier, device, seeds)
+    stored = {st.id for st in graph if store.done(st.id)}
+    if log and stored:  # one line for what is reused, not one per stage
+        left = len(graph) - len(stored)
+        log(f"[OPSUB stages] {len(stored)} of {len(graph)} done earlier, read from "
+            f"{store.root}" + (f"; {left} to compute" if left else ": nothing to train"))
     res: dict[str, Any] = {}
-    for st in stage_graph(tier, device, seeds):
-        res[st.name] = store.run(st.id, stage_compute(run, st, res.__getitem__), log)
+    for st in graph:
+        res[st.name] = store.run(st.id, stage_compute(run, st, res.__getitem__),
+                                 None if st.id in stored else log)
     return assemble(tier, device, seeds, res, str(store.root),
                     wall=time.perf_counter() - started, cpu=time.process_time() - cpu0)
 
