@@ -387,8 +387,43 @@ def _summary_section(by_claim: dict[str, list[dict[str, Any]]],
                     status += f" (overrides {r['overrides']})"
                 flag = " (judged on 1 seed)" if _seed_counts(r) == {1} else ""
                 rows.append([f"[{cid}](#{anchor(cid, r['tier'])})", r["tier"],
-                             r["verdict"] + flag, status])
-    return ["", "## Summary", "", table(rows, ["claim", "tier", "verdict", "baseline"])]
+                             r["verdict"] + flag, rows_met(r), misses(r), status])
+    return ["", "## Summary", "", table(rows, ["claim", "tier", "verdict", "rows met",
+                                               "not reproduced (ours)", "baseline"])]
+
+
+def rows_met(record: dict[str, Any]) -> str:
+    """'k of n': the judged measurements (REPRODUCED or NOT REPRODUCED) that reproduced."""
+    verdicts = [m.get("verdict") for m in record.get("measurements", [])]
+    judged = [v for v in verdicts if v in ("REPRODUCED", "NOT REPRODUCED")]
+    return f"{judged.count('REPRODUCED')} of {len(judged)}" if judged else "—"
+
+
+def _short_name(name: str, limit: int = 60) -> str:
+    """A measurement's name without its bracketed context (and, when still long, without
+    what follows its first ': '), cut to `limit` characters."""
+    name = name.split(" [")[0]
+    if len(name) > limit and ": " in name:
+        name = name.split(": ")[0]
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+
+
+def misses(record: dict[str, Any], most: int = 2) -> str:
+    """The first NOT REPRODUCED measurements with our value and the paper's (or the
+    claim's threshold), so the summary alone says what missed and by how much."""
+    out = []
+    missed = [m for m in record.get("measurements", []) if m.get("verdict") == "NOT REPRODUCED"]
+    for m in missed[:most]:
+        unit = f" {m['unit']}" if m.get("unit") else ""
+        ours = "no value" if m.get("center") is None else f"{fmt(m['center'], 4)}{unit}"
+        ref = (f" vs paper {fmt(m['paper'], 4)}" if m.get("paper") is not None else
+               f" (needs {_tolerance_cell(m)})" if m.get("threshold") is not None and
+               m.get("tolerance") else
+               f" (p = {fmt(m['p_value'], 3)})" if m.get("p_value") is not None else "")
+        out.append(f"{_short_name(m['name'])}: {ours}{ref}")
+    if len(missed) > most:
+        out.append(f"+{len(missed) - most} more")
+    return "; ".join(out) or "—"
 
 
 def _mutation_run() -> tuple[dict[str, Any] | None, str]:

@@ -191,3 +191,27 @@ def test_cut_details_are_in_the_appendix_in_full():
     assert long not in report and markdown.short_detail(long) in report
     assert "in full in the appendix" in report
     assert long in render_appendices([rec])["REWARD"]
+
+
+def test_summary_says_how_many_rows_met_and_which_missed_by_how_much():
+    tol = Tolerance("absolute", 0.05, "five points")
+    ok = Measurement("ratio_a", 1.25, paper=1.26, tolerance=tol)
+    miss = Measurement("ratio_b [case 3, seeds 0-2]", 1.04, paper=1.26, tolerance=tol)
+    bound = Measurement("max_train_acc", 0.1986, threshold=0.1,
+                        tolerance=Tolerance("at_most", 0.0, "a bound"))
+    rec = _record("LENET-3", [ok, miss, bound])
+    rec["verdict"] = "PARTIAL"
+    text = render([rec])
+    summary = text.split("## Summary")[1].split("\n## ")[0]
+    (row,) = [ln for ln in summary.splitlines() if ln.startswith("| [LENET-3]")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2:5] == ["PARTIAL", "1 of 3",
+                          "ratio_b: 1.04 vs paper 1.26; "
+                          "max_train_acc: 0.1986 (needs ≤ threshold 0.1 + 0)"]
+    # a claim not run has no judged rows and nothing missed
+    not_run = _record("OPSUB-1", [Measurement("c3 - c1", -1.0, paper=0.28, threshold=0.0,
+                                              tolerance=AT_LEAST, verdict=Verdict.NOT_RUN)])
+    assert markdown.rows_met(not_run) == "—" and markdown.misses(not_run) == "—"
+    many = _record("LENET-5", [Measurement(f"m{i}", 0.0, paper=1.0, tolerance=tol)
+                               for i in range(4)])
+    assert markdown.misses(many).endswith("; +2 more") and markdown.rows_met(many) == "0 of 4"
