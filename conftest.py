@@ -251,10 +251,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if not records:
         return
     tr = terminalreporter
+    from nasrepro.report.markdown import rows_met
+
     tr.section("nasrepro verdicts")
     for r in records:
         base = r["baseline"]
-        tr.write_line(f"{r['claim']:<10} [{r['tier']}] {r['verdict']:<15} "
+        met = rows_met(r)
+        rows = f"{met} rows met" if met != "—" else ""
+        tr.write_line(f"{r['claim']:<11} [{r['tier']}] {r['verdict']:<15} {rows:<18} "
                       f"baseline: {base['status']}")
         for line in base.get("info", []):
             tr.write_line(f"{'':<10}   {line}")
