@@ -6,6 +6,12 @@ plugin (conftest.py) installs a writer that suspends output capture for the line
 so CI logs read the same as a terminal. Local worker processes (nasrepro.parallel, the stage
 runner) send their lines to the driver (`worker_init`, `forward`), which emits them: a
 worker's own stderr is captured with the driver's under pytest.
+
+Why not tqdm (checked 2026-12-06 with tqdm 4.70): its bars redraw one line with '\r',
+which pytest's capture and CI logs turn into noise, and its ETA is its own rate estimate,
+while the stage runner's ETA comes from measured per-epoch times of each stage kind. Its
+`format_meter` alone would format these lines, at the cost of a dependency and a
+misleading rate column where the ETA is not rate-based.
 """
 
 from __future__ import annotations
