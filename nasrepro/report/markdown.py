@@ -380,7 +380,7 @@ def _summary_section(by_claim: dict[str, list[dict[str, Any]]],
             recs = by_claim.get(cid)
             if not recs:
                 state = "not implemented" if not spec.implemented else "no record"
-                rows.append([cid, "—", state, "—"])
+                rows.append([cid, "—", state, "—", "—", "—"])
             for r in recs or []:
                 status = r.get("baseline", {}).get("status", "—")
                 if r.get("overrides"):

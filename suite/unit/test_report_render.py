@@ -215,3 +215,12 @@ def test_summary_says_how_many_rows_met_and_which_missed_by_how_much():
     many = _record("LENET-5", [Measurement(f"m{i}", 0.0, paper=1.0, tolerance=tol)
                                for i in range(4)])
     assert markdown.misses(many).endswith("; +2 more") and markdown.rows_met(many) == "0 of 4"
+
+
+def test_summary_rows_have_as_many_cells_as_the_header():
+    text = render([_record("LENET-3", [Measurement("m", 1.0, paper=1.0,
+                                                   tolerance=Tolerance("absolute", 0.1, "r"))])])
+    summary = text.split("## Summary")[1].split("\n## ")[0]
+    rows = [ln for ln in summary.splitlines() if ln.startswith("|")]
+    widths = {len(re.split(r"(?<!\\)\|", ln.strip("|"))) for ln in rows}
+    assert len(rows) > 20 and widths == {6}  # claims with no record ("no record") included
