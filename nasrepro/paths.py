@@ -38,6 +38,15 @@ def data_root() -> Path:
     return Path(cache) / "nasrepro" / "data"
 
 
+def data_root_note() -> str:
+    """Which data root is in use and why, for 'data missing' errors: a new user's most
+    likely mistake is an unset $NASREPRO_DATA (the default root is then empty)."""
+    if os.environ.get(DATA_ENV):
+        return f"data root {data_root()} (from ${DATA_ENV})"
+    return (f"data root {data_root()}: the default, ${DATA_ENV} is not set; set it to the "
+            "folder that holds mnist/ and cifar10/")
+
+
 def reference_dir() -> Path:
     """reference_results/: the papers' numbers and our accepted baselines (committed)."""
     return repo_root() / "reference_results"

@@ -31,7 +31,7 @@ import torch
 
 from nasrepro.errors import DataError
 from nasrepro.files import atomic_write_json, file_digest, sha256_file, stat_key
-from nasrepro.paths import data_root
+from nasrepro.paths import data_root, data_root_note
 
 NPY_DIR = "cifar10"
 PY_DIR = "cifar-10-batches-py"
@@ -59,11 +59,11 @@ PY_MD5 = {
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 TAR_MD5 = "c58f30108f718f92721af3b95e74349a"
 
-HOW_TO_GET = (
-    "Get it: either put the official python version under <data root>/" + PY_DIR
-    + f" (python -c 'import nasrepro.data.cifar as c; c.download()' fetches {URL} and checks "
-    f"md5 {TAR_MD5}), or copy the shared .npy arrays into <data root>/{NPY_DIR}/ "
-    "(provenance and sha256 in data/SOURCES.md). The data root is $NASREPRO_DATA.")
+def how_to_get() -> str:
+    """What to do about missing CIFAR-10, naming the data root in use."""
+    return (f"Get it with `nasrepro data download cifar` (the official tarball, md5-checked), "
+            f"or place the .npy arrays named in nasrepro/data/cifar.py (NPY_SHA256) in "
+            f"{NPY_DIR}/ under the data root; {data_root_note()}.")
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,8 @@ def layout(root: Path | None = None) -> str:
         return "npy"
     if (root / PY_DIR).is_dir():
         return "python"
-    raise DataError(f"CIFAR-10 not found under {root}: expected {root / NPY_DIR}/"
-                    f"train_images.npy (sha256 {NPY_SHA256['train_images.npy']}) or "
-                    f"{root / PY_DIR}/data_batch_1 (md5 {PY_MD5['data_batch_1']}). {HOW_TO_GET}")
+    raise DataError(f"CIFAR-10 not found: neither {NPY_DIR}/train_images.npy nor {PY_DIR}/ "
+                    f"under {root}. {how_to_get()}")
 
 
 def _md5(path: Path) -> str:
@@ -121,7 +120,7 @@ def _check_file(path: Path, kind: str, expected: str, trust_cache: bool) -> str:
     sha256. With trust_cache, a file verified before with the same size, mtime, ctime and
     inode is not re-hashed."""
     if not path.is_file():
-        raise DataError(f"{path}: missing (expected {kind} {expected}). {HOW_TO_GET}")
+        raise DataError(f"{path}: missing (expected {kind} {expected}). {how_to_get()}")
     key = _cache_key(path)
     cache = _load_cache() if trust_cache else {}
     if key in cache and cache[key].startswith(f"{kind}:{expected}|"):
@@ -134,7 +133,7 @@ def _check_file(path: Path, kind: str, expected: str, trust_cache: bool) -> str:
         got = sha if kind == "sha256" else _md5(path)
     if got != expected:
         raise DataError(f"{path}: corrupt ({kind} {got}, expected {expected}); delete it and "
-                        f"restore the file. {HOW_TO_GET}")
+                        f"restore the file. {how_to_get()}")
     cache = _load_cache()
     cache[key] = f"{kind}:{expected}|{sha}"
     try:

@@ -22,7 +22,7 @@ import torch
 
 from nasrepro.errors import DataError
 from nasrepro.files import atomic_write_bytes, file_digest
-from nasrepro.paths import DATA_ENV, data_root
+from nasrepro.paths import data_root, data_root_note
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,9 @@ def mnist_dir(root: str | Path | None = None) -> Path:
     return (Path(root) if root is not None else data_root()) / SUBDIR
 
 
-def _how_to_get(name: str, folder: Path) -> str:
-    return (f"get it with `python -c \"from nasrepro.data.mnist import download; download()\"` "
-            f"(tries {', '.join(MIRRORS)}), or place the official file at {folder / name} "
-            f"(set ${DATA_ENV} to choose the data root)")
+def _how_to_get() -> str:
+    return (f"get it with `nasrepro data download mnist` (official mirrors, checksummed) or "
+            f"place the official file there; {data_root_note()}")
 
 
 def verify_file(name: str, root: str | Path | None = None) -> Path:
@@ -78,15 +77,15 @@ def verify_file(name: str, root: str | Path | None = None) -> Path:
     folder = mnist_dir(root)
     path = folder / name
     if not path.is_file():
-        raise DataError(f"MNIST file missing: {path} (expected sha256 {spec.sha256}); "
-                        + _how_to_get(name, folder))
+        raise DataError(f"MNIST file missing: {path} (sha256 {spec.sha256}); "
+                        + _how_to_get())
     size = path.stat().st_size
     sha, md5 = file_digest(path, "sha256"), file_digest(path, "md5")
     if size != spec.size or sha != spec.sha256 or md5 != spec.md5:
         raise DataError(
             f"MNIST file corrupt: {path} has {size} bytes, sha256 {sha}; expected "
             f"{spec.size} bytes, sha256 {spec.sha256} (md5 {spec.md5}). Delete it and "
-            + _how_to_get(name, folder))
+            + _how_to_get())
     return path
 
 

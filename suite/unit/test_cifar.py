@@ -80,8 +80,19 @@ def test_corrupt_file_detected_even_with_cache(tmp_path):
 
 
 def test_no_data_at_all_says_how_to_get_it(tmp_path):
-    with pytest.raises(DataError, match=r"CIFAR-10 not found.*download"):
+    with pytest.raises(DataError, match=r"CIFAR-10 not found.*nasrepro data download cifar"):
         cifar.load("test", root=tmp_path)
+
+
+def test_missing_data_with_the_variable_unset_says_so(tmp_path, monkeypatch):
+    """A new user's likeliest mistake: $NASREPRO_DATA unset, the default root empty."""
+    monkeypatch.delenv("NASREPRO_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with pytest.raises(DataError, match=r"the default, \$NASREPRO_DATA is not set"):
+        cifar.load("test")
+    monkeypatch.setenv("NASREPRO_DATA", str(tmp_path / "data"))
+    with pytest.raises(DataError, match=r"data root .*/data \(from \$NASREPRO_DATA\)"):
+        cifar.load("test")
 
 
 @needs_data

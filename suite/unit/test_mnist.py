@@ -63,7 +63,7 @@ def test_missing_file_names_file_checksum_and_fix(tmp_path):
     msg = str(exc.value)
     first = next(iter(mnist.FILES))
     assert "missing" in msg and first in msg and mnist.FILES[first].sha256 in msg
-    assert "NASREPRO_DATA" in msg and mnist.MIRRORS[0] in msg
+    assert "NASREPRO_DATA" in msg and "`nasrepro data download mnist`" in msg
 
 
 def test_download_rejects_bad_bytes(tmp_path, monkeypatch):

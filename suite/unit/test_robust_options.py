@@ -101,7 +101,7 @@ def test_missing_data_in_a_claim_test_is_one_line_not_a_traceback(pytest_run):
     # the probe: the right message inside a 50-60-line traceback
     rc, lines, tmp_path = pytest_run("missing data")
     assert rc == 1
-    msg = [ln for ln in lines if "CIFAR-10 not found under" in ln]
+    msg = [ln for ln in lines if "CIFAR-10 not found: neither" in ln]
     # the failure body, and under CI=true pytest's untruncated short summary repeats it
     assert 1 <= len(msg) <= 2 and all(str(tmp_path / "empty") in m for m in msg), msg
     assert not any(ln.startswith(("E ", ">", "Traceback")) or "raise " in ln for ln in lines)
