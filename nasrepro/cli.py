@@ -261,6 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `nasrepro` console script."""
     args = build_parser().parse_args(argv)
     try:
+        from nasrepro.options import check_seeds
+
+        check_seeds(getattr(args, "seeds", None))  # every subcommand that takes --seeds
         return int(args.func(args) or 0)
     except NasreproError as exc:
         print(f"nasrepro: error: {exc}", file=sys.stderr)

@@ -135,6 +135,17 @@ def test_nasrepro_run_bad_option_writes_nothing(tmp_path, monkeypatch, capsys, a
     assert not (tmp_path / "reports").exists()
 
 
+@pytest.mark.parametrize("command", [["stages", "status"], ["stages", "commit"],
+                                     ["stages", "export", "DEST"]])
+def test_stages_commands_refuse_a_seed_count_below_one(tmp_path, monkeypatch, capsys, command):
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path / "reports"))
+    args = [str(tmp_path / a) if a == "DEST" else a for a in command]
+    assert cli.main([*args, "--seeds", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--seeds 0: need at least 1 seed" in err[0]
+    assert not (tmp_path / "reports").exists() and not (tmp_path / "DEST").exists()
+
+
 @no_cuda
 def test_nasrepro_run_device_cuda_without_gpu_writes_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path / "reports"))
