@@ -170,9 +170,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_diff(args: argparse.Namespace) -> int:
     """The accepted baseline against the latest record: verdict, measurements, config, env."""
     from nasrepro.claims import baselines
+    from nasrepro.claims.references import claim_spec
 
     rc = 0
     for cid in args.claims:
+        claim_spec(cid)  # validates the ID: an unknown one is not "run it first"
         rec = _latest_record(cid, args.tier)
         path = baselines.path_for(rec)
         base = baselines.load_for(rec)

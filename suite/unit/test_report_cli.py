@@ -43,6 +43,8 @@ def test_cli_baseline_accept_without_record_is_a_clear_error(reports, capsys):
     assert "no record for REWARD-2 in tier full" in capsys.readouterr().err
 
 
-def test_cli_unknown_claim_is_a_clear_error(reports, capsys):
-    assert cli.main(["baseline", "show", "NOPE-1"]) == 2
-    assert "unknown claim 'NOPE-1'" in capsys.readouterr().err
+@pytest.mark.parametrize("command", ["show", "diff", "accept"])
+def test_cli_unknown_claim_is_a_clear_error(reports, capsys, command):
+    assert cli.main(["baseline", command, "LENET-99"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown claim 'LENET-99'" in err and "nasrepro run" not in err
