@@ -19,9 +19,10 @@ def add_stage_run_options(sp: argparse.ArgumentParser) -> None:
                          "report 'incomplete' until a rerun finishes the stages")
     sp.add_argument("--jobs", type=int, default=None,
                     help="independent units at once: OPSUB stages (distillations and "
-                         "fine-tunes after the host; on one GPU they share the device; "
-                         "default 1), LENET training stacks and search groups (default: "
-                         "each experiment's own, e.g. 2 LENET processes on the CPU)")
+                         "fine-tunes after the host; on one GPU they share the device), "
+                         "LENET training stacks and search groups (default: each "
+                         "experiment's own: 2 worker processes on a CPU for OPSUB stages, "
+                         "LENET stacks and GCNAS groups; 1 on a GPU)")
     sp.add_argument("--executor", default="local", choices=("local", "ray"),
                     help="where those units run: local processes, or Ray tasks (pip install "
                          "'nasrepro[ray]'; num_gpus=1/jobs each on CUDA)")
@@ -61,7 +62,9 @@ def run_stages_first(args: argparse.Namespace, started: float) -> dict[str, str]
         print(f"OPSUB {args.tier}-tier stages need CUDA: stage runner skipped (the claims say why)",
               flush=True)
     else:
-        jobs = args.jobs or 1
+        from nasrepro.parallel import cpu_default_jobs
+
+        jobs = args.jobs or cpu_default_jobs(device)  # as a run without --budget: 2 on a CPU
         executor = make_executor(args.executor, jobs, device, args.address)
         run_opsub_stages(args.tier, device, args.seeds, executor, jobs, budget, started,
                          log=lambda line: print(line, flush=True))
@@ -179,7 +182,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `nasrepro stages {export,import,status,commit,compare}`."""
-    d = argparse.ArgumentDefaultsHelpFormatter
+    from nasrepro.cli import HelpFormatter
+
+    d = HelpFormatter
     sp = sub.add_parser("stages", help="OPSUB stage results: export/import bundles, status")
     ss = sp.add_subparsers(dest="stages_command", required=True)
 

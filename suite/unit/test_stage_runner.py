@@ -44,6 +44,31 @@ def test_ray_address_needs_ray_executor():
         make_executor("local", 1, "cpu", "1.2.3.4:6379")
 
 
+@pytest.mark.parametrize(("jobs", "device", "expect"), [(None, "cpu", 2), (3, "cpu", 3),
+                                                         (None, "cuda", 1)])
+def test_budget_without_jobs_uses_the_default_of_a_plain_run(monkeypatch, jobs, device, expect):
+    """`--budget` alone ran the stages one at a time on the CPU, while the same run without
+    it used two worker processes (found by a new-user walkthrough)."""
+    import argparse
+    import os
+
+    from nasrepro.claims import session
+    from nasrepro.stages import cli, executors, runner
+
+    seen = {}
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(session, "resolve_device", lambda requested: device)
+    monkeypatch.setitem(opsub.TIERS["smoke"], "needs_cuda", False)
+    monkeypatch.setattr(executors, "make_executor", lambda kind, j, dev, addr: seen.setdefault(
+        "executor_jobs", j))
+    monkeypatch.setattr(runner, "run_opsub_stages", lambda tier, dev, seeds, ex, j, *a, **k:
+                        seen.setdefault("jobs", j))
+    args = argparse.Namespace(budget="60s", jobs=jobs, executor="local", address=None,
+                              claim=["OPSUB"], device="auto", tier="smoke", seeds=None)
+    assert cli.run_stages_first(args, started=0.0) is not None
+    assert seen == {"executor_jobs": expect, "jobs": expect}
+
+
 @pytest.fixture(scope="module")
 def clean_run(tiny_opsub_clean_run, tiny_opsub_tier):
     """The uninterrupted sequential run of the tiny budget (conftest.py's tiny_opsub_tier;
