@@ -192,6 +192,18 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     return max(codes.values())
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's defaults in --help, except where they say nothing (None, False, []) or the
+    help text already states its default in words ('(default: every claim)' was followed by
+    '(default: [])')."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, []):
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="nasrepro", description="nasrepro: run, judge and report the claims of four "
@@ -201,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("list", help="every claim with its tiers and last verdict")
     sp.set_defaults(func=_cmd_list)
 
-    d = argparse.ArgumentDefaultsHelpFormatter
+    d = HelpFormatter
     sp = sub.add_parser("run", formatter_class=d,
                         help="run claim tests of a tier, then write reports/REPORT.md",
                         description="Run the claim tests of a tier through pytest, then write "

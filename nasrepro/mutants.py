@@ -329,8 +329,10 @@ def _cmd_mutants(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `nasrepro mutants` to the CLI."""
+    from nasrepro.cli import HelpFormatter
+
     p = sub.add_parser("mutants", help="run the curated regression mutants (nightly)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       formatter_class=HelpFormatter,
                        description=__doc__)
     p.add_argument("--only", action="append", default=[], metavar="NAME",
                    help="run only these mutants (repeatable)")

@@ -217,7 +217,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     bsub = p.add_subparsers(dest="action", required=True)
-    d = argparse.ArgumentDefaultsHelpFormatter
+    from nasrepro.cli import HelpFormatter
+
+    d = HelpFormatter
 
     sp = bsub.add_parser("record", formatter_class=d,
                          help="run claims under every code-path variant of a machine class "
