@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from pathlib import Path
 
 from nasrepro.errors import ConfigError
 
@@ -67,3 +68,15 @@ def check_run_options(seeds: int | None, claims: Sequence[str], device: str,
     check_seeds(seeds)
     check_claims(claims)
     check_device(device, skip_missing_device)
+
+
+def whole_default_run(claims: Sequence[str], keyword: str, args: Sequence[str], here: Path,
+                      root: Path, testpaths: Sequence[str]) -> bool:
+    """Whether a pytest session runs the whole default suite, the subject of the per-folder
+    time budgets: no --claim or -k selection, and every path given (relative to `here`) is a
+    testpath or the repository root. A selection is timed but not judged against them."""
+    if claims or keyword:
+        return False
+    wanted = {(root / p).resolve() for p in testpaths} | {root.resolve()}
+    given = {(here / a.split("::")[0]).resolve() for a in args}
+    return bool(given) and given <= wanted

@@ -243,3 +243,26 @@ def test_known_claim_outside_the_given_paths_says_so(pytest_run):
     assert rc == 5
     assert any("--claim LENET-4 selects none of the" in ln and "nasrepro list" in ln
                for ln in lines), lines
+
+
+@pytest.mark.parametrize(("claims", "keyword", "args", "here", "whole"), [
+    ([], "", ["suite"], ".", True),                     # `pytest` (testpaths) or `pytest suite`
+    ([], "", ["."], ".", True),
+    ([], "", ["."], "suite", True),                     # run from suite/: `.` is suite
+    ([], "", ["../suite"], "suite", True),
+    ([], "", ["suite", "suite/unit"], ".", False),
+    ([], "", ["suite/reward"], ".", False),
+    ([], "", ["suite/unit/test_mnist.py::test_cli_verify"], ".", False),
+    (["REWARD"], "", ["suite"], ".", False),
+    ([], "lenet", ["suite"], ".", False),
+])
+def test_only_the_whole_default_run_is_judged_against_the_folder_budgets(
+        tmp_path, claims, keyword, args, here, whole):
+    """`pytest --claim REWARD` printed 'OVER BUDGET' for a folder whose budget assumes the
+    other folders filled its caches first (new-user walkthrough)."""
+    from nasrepro.options import whole_default_run
+
+    (tmp_path / "suite").mkdir()
+    # a path list beyond the testpaths (`suite suite/unit`) reads as a selection: not judged
+    assert whole_default_run(claims, keyword, args, tmp_path / here, tmp_path,
+                             ["suite"]) is whole
