@@ -67,10 +67,10 @@ class Tolerance:
         if self.kind == "one_sided":
             return f"one-sided test, α={self.value:g}"
         if self.kind == "at_most":
-            return f"≤ {reference} + {self.value:g}"
+            return f"≤ {reference}" + (f" + {self.value:g}" if self.value else "")
         if self.kind == "no_difference":
             return f"no difference at α={self.value:g} (two-sided test)"
-        return f"≥ {reference} − {self.value:g}"
+        return f"≥ {reference}" + (f" − {self.value:g}" if self.value else "")
 
     def bounds(self, reference: float) -> list[float]:
         """The values of ours at which check() flips, for the kinds with fixed bounds
@@ -115,10 +115,12 @@ class Tolerance:
             band = self.value * s
         elif self.kind == "at_most":
             ok = ours <= paper + self.value
-            return _v(ok), f"{ours:.6g} {'<=' if ok else '>'} {paper:g} + {self.value:g}"
+            slack = f" + {self.value:g}" if self.value else ""
+            return _v(ok), f"{ours:.6g} {'<=' if ok else '>'} {paper:g}{slack}"
         else:  # at_least
             ok = ours >= paper - self.value
-            return _v(ok), f"{ours:.6g} {'>=' if ok else '<'} {paper:g} − {self.value:g}"
+            slack = f" − {self.value:g}" if self.value else ""
+            return _v(ok), f"{ours:.6g} {'>=' if ok else '<'} {paper:g}{slack}"
         ok = abs(diff) <= band
         return _v(ok), f"|Δ| = {abs(diff):.3g} {'<=' if ok else '>'} {band:.3g}"
 

@@ -271,7 +271,8 @@ def factor_columns(rows: list[list[str]], headers: list[str],
         common.append(f"{headers[0]}s on {suffix.group().strip()[1:-1]}")
     same = [j for j, h in enumerate(headers)
             if h in factorable and len({r[j] for r in rows}) == 1]
-    common += [f"{headers[j]} {rows[0][j]}" for j in same]
+    common += [f"{headers[j]} " + ("none" if rows[0][j] == "—" else f"“{rows[0][j]}”"
+                                   if headers[j] == "detail" else rows[0][j]) for j in same]
     keepj = [j for j in range(len(headers)) if j not in same]
     return [[r[j] for j in keepj] for r in rows], [headers[j] for j in keepj], common
 
@@ -284,7 +285,7 @@ def _measurement_block(record: dict[str, Any], once: _Once) -> list[str]:
     rows, headers, common = factor_columns(rows, MEASUREMENT_HEADERS)
     out = ["", table(rows, headers)]
     if common:
-        out += ["", f"Every row of {cid}: " + "; ".join(common) + "."]
+        out += ["", f"Same in every row of {cid}: " + "; ".join(common) + "."]
     if _details_cut(record):
         out += ["", f"Details cut at '…': {_more_link(record, 'in full in the appendix')}."]
     lines = []

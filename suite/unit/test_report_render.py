@@ -75,7 +75,7 @@ def test_paper_column_holds_the_papers_value_or_a_dash():
     assert [rows[n]["paper"] for n in ("c3 - c1", "c4 - c1", "r2", "cell")] == \
         ["0.28", "-0.06", "—", "96.19"]
     assert rows["c3 - c1"]["tolerance"] == "≥ threshold 0 − 0.16"
-    assert rows["c4 - c1"]["tolerance"] == "≤ threshold 0 + 0"
+    assert rows["c4 - c1"]["tolerance"] == "≤ threshold 0"  # no '+ 0' for a zero allowance
     assert rows["r2"]["tolerance"] == "≥ threshold 1 − 0.05"
     assert rows["cell"]["tolerance"] == "±0.5 (abs)"
     assert rows["c4 - c1"]["verdict"] == "REPRODUCED" and rows["r2"]["verdict"] == "REPRODUCED"
@@ -110,8 +110,8 @@ def test_columns_equal_in_every_row_are_stated_once_but_paper_and_ours_stay():
     rows = _rows(text, "REWARD-4")
     assert set(rows) == {"m0", "m1", "m2"}
     assert all(r["paper"] == "1" for r in rows.values()) and "tolerance" not in rows["m0"]
-    assert ("Every row of REWARD-4: measurements on 1080ti, T = 25 ms; tolerance ≥ paper − "
-            "0.16; detail smoke scale: no paper verdict.") in text
+    assert ("Same in every row of REWARD-4: measurements on 1080ti, T = 25 ms; tolerance ≥ "
+            "paper − 0.16; detail “smoke scale: no paper verdict”.") in text
 
 
 def test_long_tables_and_notes_go_to_the_appendix_with_a_link(reports):
@@ -207,7 +207,7 @@ def test_summary_says_how_many_rows_met_and_which_missed_by_how_much():
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2:5] == ["PARTIAL", "1 of 3",
                           "ratio_b: 1.04 vs paper 1.26; "
-                          "max_train_acc: 0.1986 (needs ≤ threshold 0.1 + 0)"]
+                          "max_train_acc: 0.1986 (needs ≤ threshold 0.1)"]
     # a claim not run has no judged rows and nothing missed
     not_run = _record("OPSUB-1", [Measurement("c3 - c1", -1.0, paper=0.28, threshold=0.0,
                                               tolerance=AT_LEAST, verdict=Verdict.NOT_RUN)])
