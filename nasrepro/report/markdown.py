@@ -8,6 +8,7 @@ per-paper appendix (reports/appendix/<PAPER>.md), written from the same records 
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterable
@@ -293,7 +294,7 @@ def _measurement_block(record: dict[str, Any], once: _Once) -> list[str]:
         short = leading_sentences(v, RATIONALE_CHARS)
         more = f" … {_more_link(record, 'full rationale')}" if short != v else ""
         lines.append(f"- {k}: {once.text(short, cid, tier)}{more}")
-    return [*out, "", f"Tolerances ({cid}):", *lines]
+    return [*out, "", f"Tolerances ({cid}):", *lines] if lines else out
 
 
 def _notes_block(record: dict[str, Any], once: _Once) -> list[str]:
@@ -338,9 +339,10 @@ def _env_line(record: dict[str, Any], one_machine: bool = False) -> list[str]:
     where = "" if one_machine else f"{machine(record)}, "
     if record.get("hardware") == "dependent":  # its baseline is per machine class
         where += f"machine class {env.get('machine_class', '?')}, "
+    secs = record.get("duration_s", 0)
+    took = f"{secs:.1f} s" if secs >= 0.05 else "< 0.1 s (its results may come from a cache)"
     return ["", f"<sub>{record['claim']} ({record['tier']}): {where}git "
-            f"{env.get('git_sha', '?')[:12]}, {record.get('duration_s', 0):.1f} s, "
-            f"{record.get('finished_at', '')}</sub>", ""]
+            f"{env.get('git_sha', '?')[:12]}, {took}, {record.get('finished_at', '')}</sub>", ""]
 
 
 def _claim_section(record: dict[str, Any], once: _Once | None = None,
@@ -362,10 +364,18 @@ def _seed_counts(record: dict[str, Any]) -> set[int]:
     return {m["spread"]["n"] for m in record.get("measurements", []) if m.get("spread")}
 
 
+def _results_folder() -> str:
+    """Where the records are read from: reports/results/ in the checkout unless
+    $NASREPRO_REPORTS moved the reports folder."""
+    from nasrepro.paths import REPORTS_ENV, reports_dir
+
+    return f"{reports_dir() / 'results'}/" if os.environ.get(REPORTS_ENV) else "reports/results/"
+
+
 def _header(records: list[dict[str, Any]], papers: dict[str, Any]) -> list[str]:
     return ["# nasrepro report", "",
             f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from "
-            f"{len(records)} result record(s) in reports/results/. "
+            f"{len(records)} result record(s) in {_results_folder()}. "
             "Verdicts: REPRODUCED, PARTIAL, NOT REPRODUCED, NOT RUN. Ours = our value, "
             "or the median with the inter-quartile range over seeds. Paper = the paper's own "
             "number ('—': it prints none; a claim's threshold shows in the tolerance column).",

@@ -117,7 +117,7 @@ def section(records: Iterable[dict[str, Any]]) -> list[str]:
         if r.get("claim") != CLAIM or r.get("verdict") == "NOT RUN":
             continue
         out += ["", f"## REWARD sensitivity map ({r['tier']})", "",
-                "Extension, not a claim of the paper (issue 15); details and every cell: "
+                "Extension, not a claim of the paper; details and every cell: "
                 f"[{CLAIM}](#{CLAIM.lower()}-{r['tier']}).", ""]
         out += [n for n in r.get("notes", []) if n.startswith("Where the paper")]
         # the heatmaps are shown once, in the claim's own section (linked above)

@@ -224,3 +224,12 @@ def test_summary_rows_have_as_many_cells_as_the_header():
     rows = [ln for ln in summary.splitlines() if ln.startswith("|")]
     widths = {len(re.split(r"(?<!\\)\|", ln.strip("|"))) for ln in rows}
     assert len(rows) > 20 and widths == {6}  # claims with no record ("no record") included
+
+
+def test_no_tolerances_heading_without_tolerances_and_the_header_names_the_records_folder(
+        reports):
+    rec = _record("OPSUB-3", [Measurement(f"m{i}", 1.0, paper=1.0, verdict=Verdict.NOT_RUN)
+                              for i in range(2)])
+    text = render([rec])
+    assert "Tolerances (OPSUB-3)" not in text
+    assert f"result record(s) in {reports / 'results'}/." in text  # $NASREPRO_REPORTS moved it
