@@ -195,10 +195,36 @@ def build_record(result: ClaimResult, *, tier: str, paper: str, spec: dict[str, 
 
 
 def write_record(record: dict[str, Any]) -> Path:
-    """Write a record atomically; return its path."""
+    """Write a record atomically; return its path. A claim's 'incomplete' marker goes: this
+    record is newer."""
     path = record_path(record["tier"], record["claim"])
     atomic_write_json(path, record)
+    incomplete_path(record["tier"], record["claim"]).unlink(missing_ok=True)
     return path
+
+
+def incomplete_path(tier: str, claim: str) -> Path:
+    """Where a claim test that stopped without a verdict (a budgeted run left stages) says
+    so: a subfolder, so it is never read as a record."""
+    return results_dir(tier) / "incomplete" / f"{claim}.json"
+
+
+def write_incomplete(tier: str, claim: str, why: str) -> None:
+    """Mark a claim as stopped without a verdict in its latest run (the report says so
+    instead of 'no record'); removed when a record is written."""
+    atomic_write_json(incomplete_path(tier, claim),
+                      {"claim": claim, "tier": tier, "why": why,
+                       "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+
+def load_incomplete() -> dict[tuple[str, str], dict[str, Any]]:
+    """The incomplete markers of every tier, keyed by (claim, tier)."""
+    base = results_dir("x").parent
+    out = {}
+    for p in sorted(base.glob("*/incomplete/*.json")):
+        m = read_json(p)
+        out[(m["claim"], m["tier"])] = m
+    return out
 
 
 def load_records(tier: str | None = None) -> list[dict[str, Any]]:

@@ -645,6 +645,9 @@ def result_for_claim(claim: Any) -> dict[str, Any]:
         except StagesIncomplete as inc:
             import pytest
 
+            from nasrepro.claims.records import write_incomplete
+
+            write_incomplete(claim.tier, claim.claim, str(inc))
             pytest.skip(f"{claim.claim} incomplete (no verdict): {inc}. Left: "
                         f"{', '.join(inc.left[:4])}{' ...' if len(inc.left) > 4 else ''}")
     return shared_result(claim.tier, claim.device, claim.options.seeds)

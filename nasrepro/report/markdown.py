@@ -385,18 +385,29 @@ def _header(records: list[dict[str, Any]], papers: dict[str, Any]) -> list[str]:
 
 def _summary_section(by_claim: dict[str, list[dict[str, Any]]],
                      papers: dict[str, Any]) -> list[str]:
+    from nasrepro.claims.records import load_incomplete
+
+    incomplete = load_incomplete()
     rows = []
     for paper in papers.values():
         for cid, spec in paper.claims.items():
             recs = by_claim.get(cid)
-            if not recs:
+            tiers = {r["tier"] for r in recs or []}
+            stopped = [m for (c, t), m in incomplete.items() if c == cid and t not in tiers]
+            if not recs and not stopped:
                 state = "not implemented" if not spec.implemented else "no record"
                 rows.append([cid, "—", state, "—", "—", "—"])
+            for m in stopped:
+                rows.append([cid, m["tier"], f"INCOMPLETE (no verdict: {m['why']}; "
+                             f"{m['at']})", "—", "—", "—"])
             for r in recs or []:
                 status = r.get("baseline", {}).get("status", "—")
                 if r.get("overrides"):
                     status += f" (overrides {r['overrides']})"
                 flag = " (judged on 1 seed)" if _seed_counts(r) == {1} else ""
+                later = incomplete.get((cid, r["tier"]))
+                if later:  # the record is older than a run that stopped without a verdict
+                    flag += f"; a later run stopped incomplete ({later['why']}; {later['at']})"
                 rows.append([f"[{cid}](#{anchor(cid, r['tier'])})", r["tier"],
                              r["verdict"] + flag, rows_met(r), misses(r), status])
     return ["", "## Summary", "", table(rows, ["claim", "tier", "verdict", "rows met",

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nasrepro.claims import ClaimResult, Measurement, Tolerance, Verdict
+from nasrepro.claims import ClaimResult, Measurement, Tolerance, Verdict, records
 from nasrepro.claims.records import build_record, write_record
 from nasrepro.claims.references import PaperValue, claim_spec
 from nasrepro.errors import ConfigError
@@ -233,3 +233,31 @@ def test_no_tolerances_heading_without_tolerances_and_the_header_names_the_recor
     text = render([rec])
     assert "Tolerances (OPSUB-3)" not in text
     assert f"result record(s) in {reports / 'results'}/." in text  # $NASREPRO_REPORTS moved it
+
+
+def test_a_claim_stopped_incomplete_says_so_in_the_summary_until_a_record_is_written(reports):
+    """After `nasrepro run --budget` left stages, the OPSUB claims have no record; the summary
+    said 'no record' (new-user walkthrough). Now it says incomplete, with what is left."""
+    records.write_incomplete("smoke", "OPSUB-2", "20 of 36 stages left; rerun to resume")
+    records.write_incomplete("full", "OPSUB-1", "37 of 37 stages left; rerun to resume")
+    assert not list((reports / "results" / "smoke").glob("*.json"))  # never read as a record
+
+    def summary_row(text, claim):
+        summary = text.split("## Summary")[1].split("\n## ")[0]
+        return [ln for ln in summary.splitlines() if ln.startswith(f"| {claim} ")
+                or ln.startswith(f"| [{claim}]")]
+
+    text = render([])
+    (row,) = summary_row(text, "OPSUB-2")
+    assert "| smoke | INCOMPLETE (no verdict: 20 of 36 stages left; rerun to resume;" in row
+    # a smoke record of OPSUB-1 beside its incomplete full-tier run: both rows
+    rec = _record("OPSUB-1", [Measurement("m", 1.0, paper=1.0, verdict=Verdict.NOT_RUN)])
+    write_record(rec)
+    rows = summary_row(render([rec]), "OPSUB-1")
+    assert len(rows) == 2 and any("| full | INCOMPLETE" in r for r in rows)
+    # a record written after the stop replaces the marker; an older one is flagged
+    records.write_incomplete("smoke", "OPSUB-1", "3 of 36 stages left; rerun to resume")
+    (flagged,) = [r for r in summary_row(render([rec]), "OPSUB-1") if "| smoke |" in r]
+    assert "a later run stopped incomplete (3 of 36 stages left" in flagged
+    write_record(rec)
+    assert ("OPSUB-1", "smoke") not in records.load_incomplete()
