@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=_cmd_report)
 
     sp = sub.add_parser("bench", help="pytest-benchmark speed gates against this machine's "
-                                      "stored baseline")
+                                      "stored baseline", formatter_class=d)
     sp.add_argument("--save", action="store_true", help="record this machine's baseline")
     sp.add_argument("--threshold", type=float, default=None,
                     help="fail when a median stays this many percent slower than the baseline "

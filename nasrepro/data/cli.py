@@ -57,15 +57,19 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+ROOT_HELP = "data root (default: $NASREPRO_DATA, else ~/.cache/nasrepro/data)"
+
+
 def register(subparsers) -> None:
     """Add `data verify` and `data download` to the nasrepro CLI."""
     p = subparsers.add_parser("data", help="verify or download datasets (checksums)")
     sub = p.add_subparsers(dest="data_command", required=True)
     sp = sub.add_parser("verify", help="check every file's checksum")
-    sp.add_argument("dataset", nargs="?", default="all")
-    sp.add_argument("--root", default=None, help="data root (default $NASREPRO_DATA)")
+    sp.add_argument("dataset", nargs="?", default="all",
+                    help="mnist, cifar or all (default: all)")
+    sp.add_argument("--root", default=None, help=ROOT_HELP)
     sp.set_defaults(func=_cmd_verify)
     sp = sub.add_parser("download", help="fetch missing files from official mirrors")
-    sp.add_argument("dataset")
-    sp.add_argument("--root", default=None, help="data root (default $NASREPRO_DATA)")
+    sp.add_argument("dataset", help="mnist or cifar")
+    sp.add_argument("--root", default=None, help=ROOT_HELP)
     sp.set_defaults(func=_cmd_download)
