@@ -496,12 +496,19 @@ def _paper_section(paper: Any, by_claim: dict[str, list[dict[str, Any]]],
     once, interp = _Once(), _Once()
     out = ["", f'<a id="paper-{paper.id.lower()}"></a>', "",
            f"## {paper.id}: {paper.title}", "", f"*{paper.citation}*", ""]
+    from nasrepro.claims.records import load_incomplete
+
+    stopped = load_incomplete()
     for cid, spec in paper.claims.items():
         recs = by_claim.get(cid)
         if not recs:
-            out += [f"### {cid} — not run", "", f"**Claim.** {spec.statement}", "",
-                    "No record yet: " + ("not implemented." if not spec.implemented
-                                         else f"run `nasrepro run --claim {cid}`."), ""]
+            inc = [m for (c, _), m in stopped.items() if c == cid]
+            why = ("; ".join(f"its {m['tier']}-tier run stopped without a verdict at "
+                             f"{m['at']}: {m['why']}" for m in inc)
+                   or ("not implemented." if not spec.implemented
+                       else f"run `nasrepro run --claim {cid}`."))
+            out += [f"### {cid} — {'incomplete' if inc else 'no record'}", "",
+                    f"**Claim.** {spec.statement}", "", "No record yet: " + why, ""]
             continue
         for r in recs:
             out += _claim_section(r, once, one_machine, interp)

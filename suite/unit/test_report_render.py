@@ -250,6 +250,8 @@ def test_a_claim_stopped_incomplete_says_so_in_the_summary_until_a_record_is_wri
     text = render([])
     (row,) = summary_row(text, "OPSUB-2")
     assert "| smoke | INCOMPLETE (no verdict: 20 of 36 stages left; rerun to resume;" in row
+    assert "### OPSUB-2 — incomplete" in text and "### OPSUB-3 — no record" in text
+    assert "its smoke-tier run stopped without a verdict at " in text
     # a smoke record of OPSUB-1 beside its incomplete full-tier run: both rows
     rec = _record("OPSUB-1", [Measurement("m", 1.0, paper=1.0, verdict=Verdict.NOT_RUN)])
     write_record(rec)
