@@ -437,7 +437,8 @@ def misses(record: dict[str, Any], most: int = 2) -> str:
     missed = [m for m in record.get("measurements", []) if m.get("verdict") == "NOT REPRODUCED"]
     for m in missed[:most]:
         unit = f" {m['unit']}" if m.get("unit") else ""
-        ours = "no value" if m.get("center") is None else f"{fmt(m['center'], 4)}{unit}"
+        ours = (f"{fmt(m['center'], 4)}{unit}" if m.get("center") is not None
+                else _short_name(m.get("detail", "").split(";")[0], 70) or "no value")
         ref = (f" vs paper {fmt(m['paper'], 4)}" if m.get("paper") is not None else
                f" (needs {_tolerance_cell(m)})" if m.get("threshold") is not None and
                m.get("tolerance") else

@@ -215,6 +215,13 @@ def test_summary_says_how_many_rows_met_and_which_missed_by_how_much():
     many = _record("LENET-5", [Measurement(f"m{i}", 0.0, paper=1.0, tolerance=tol)
                                for i in range(4)])
     assert markdown.misses(many).endswith("; +2 more") and markdown.rows_met(many) == "0 of 4"
+    # no value (a Kaplan-Meier median not reached): the detail's first clause says why
+    km = {"name": "settle/proposed: KM median [1080ti]", "center": None, "paper": 4000.0,
+          "verdict": "NOT REPRODUCED",
+          "detail": "Kaplan-Meier median: not reached within 5000 (21/50 by 5000); censored"}
+    assert markdown.misses({"measurements": [km]}) == (
+        "settle/proposed: KM median: Kaplan-Meier median: not reached within 5000 (21/50 by "
+        "5000) vs paper 4000")
 
 
 def test_summary_rows_have_as_many_cells_as_the_header():
