@@ -217,13 +217,12 @@ def write_incomplete(tier: str, claim: str, why: str) -> None:
                        "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
 
-def load_incomplete() -> dict[tuple[str, str], dict[str, Any]]:
-    """The incomplete markers of every tier, keyed by (claim, tier)."""
-    base = results_dir("x").parent
-    out = {}
-    for p in sorted(base.glob("*/incomplete/*.json")):
+def load_incomplete() -> dict[str, dict[str, dict[str, Any]]]:
+    """The incomplete markers of every tier: {claim: {tier: marker}}."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for p in sorted(results_dir("x").parent.glob("*/incomplete/*.json")):
         m = read_json(p)
-        out[(m["claim"], m["tier"])] = m
+        out.setdefault(m["claim"], {})[m["tier"]] = m
     return out
 
 

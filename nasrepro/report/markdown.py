@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from nasrepro.claims.records import load_records
+from nasrepro.claims.records import load_incomplete, load_records
 from nasrepro.claims.references import load_papers
 from nasrepro.files import atomic_write_text
 from nasrepro.paths import reports_dir
@@ -383,17 +383,15 @@ def _header(records: list[dict[str, Any]], papers: dict[str, Any]) -> list[str]:
             + " · ".join(f"[{p.id}](#paper-{p.id.lower()})" for p in papers.values())]
 
 
-def _summary_section(by_claim: dict[str, list[dict[str, Any]]],
-                     papers: dict[str, Any]) -> list[str]:
-    from nasrepro.claims.records import load_incomplete
-
-    incomplete = load_incomplete()
+def _summary_section(by_claim: dict[str, list[dict[str, Any]]], papers: dict[str, Any],
+                     incomplete: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """The summary table; `incomplete`: records.load_incomplete()."""
     rows = []
     for paper in papers.values():
         for cid, spec in paper.claims.items():
             recs = by_claim.get(cid)
             tiers = {r["tier"] for r in recs or []}
-            stopped = [m for (c, t), m in incomplete.items() if c == cid and t not in tiers]
+            stopped = [m for t, m in incomplete.get(cid, {}).items() if t not in tiers]
             if not recs and not stopped:
                 state = "not implemented" if not spec.implemented else "no record"
                 rows.append([cid, "—", state, "—", "—", "—"])
@@ -405,7 +403,7 @@ def _summary_section(by_claim: dict[str, list[dict[str, Any]]],
                 if r.get("overrides"):
                     status += f" (overrides {r['overrides']})"
                 flag = " (judged on 1 seed)" if _seed_counts(r) == {1} else ""
-                later = incomplete.get((cid, r["tier"]))
+                later = incomplete.get(cid, {}).get(r["tier"])
                 if later:  # the record is older than a run that stopped without a verdict
                     flag += f"; a later run stopped incomplete ({later['why']}; {later['at']})"
                 rows.append([f"[{cid}](#{anchor(cid, r['tier'])})", r["tier"],
@@ -493,17 +491,15 @@ def render_mutants_appendix() -> str | None:
 
 
 def _paper_section(paper: Any, by_claim: dict[str, list[dict[str, Any]]],
+                   incomplete: dict[str, dict[str, dict[str, Any]]],
                    one_machine: bool = False) -> list[str]:
     once, interp = _Once(), _Once()
     out = ["", f'<a id="paper-{paper.id.lower()}"></a>', "",
            f"## {paper.id}: {paper.title}", "", f"*{paper.citation}*", ""]
-    from nasrepro.claims.records import load_incomplete
-
-    stopped = load_incomplete()
     for cid, spec in paper.claims.items():
         recs = by_claim.get(cid)
         if not recs:
-            inc = [m for (c, _), m in stopped.items() if c == cid]
+            inc = list(incomplete.get(cid, {}).values())
             why = ("; ".join(f"its {m['tier']}-tier run stopped without a verdict at "
                              f"{m['at']}: {m['why']}" for m in inc)
                    or ("not implemented." if not spec.implemented
@@ -533,14 +529,15 @@ def render(records: Iterable[dict[str, Any]]) -> str:
     papers = load_papers()
     by_claim = _by_claim(records)
     machines = sorted({machine(r) for r in records})
-    lines = _header(records, papers) + _summary_section(by_claim, papers)
+    incomplete = load_incomplete()  # claims whose last run stopped without a verdict
+    lines = _header(records, papers) + _summary_section(by_claim, papers, incomplete)
     if len(machines) == 1:
         lines += ["", f"Every record ran on {machines[0]}."]
     lines += _mutation_section()
     lines += latency_section()
     lines += sensitivity.section(records)  # REWARD-SENS summary (extension)
     for paper in papers.values():
-        lines += _paper_section(paper, by_claim, len(machines) == 1)
+        lines += _paper_section(paper, by_claim, incomplete, len(machines) == 1)
     return "\n".join(lines) + "\n"
 
 
