@@ -32,6 +32,29 @@ def test_render_with_no_records_still_lists_claims(reports):
     assert "REWARD-1" in render([])
 
 
+def test_cli_report_renders_and_rebuilds_only_what_is_stale(reports, capsys, monkeypatch):
+    """`nasrepro report` with no stored or committed OPSUB stages rebuilds nothing and
+    renders; with stale records it runs their claim tests first and returns pytest's status
+    (the rebuild itself on real stages: test_stage_runner.py and CI's import step)."""
+    from nasrepro.stages import rebuild
+
+    assert cli.main(["report"]) == 0
+    out = capsys.readouterr().out
+    assert "rebuilding" not in out and out.strip() == str(reports / "REPORT.md")
+    calls = []
+    monkeypatch.setattr(rebuild, "stale_records", lambda tier, device: (
+        (["OPSUB-2"], "the stage store X") if tier == "smoke" else ([], "")))
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, **kw: calls.append(
+        (cmd, kw["env"]["NASREPRO_STAGES"])) or 1)
+    assert cli.main(["report", "--no-rebuild"]) == 0 and not calls
+    assert cli.main(["report"]) == 1
+    (cmd, stages), = calls
+    assert stages == "stored" and cmd[cmd.index("--claim") + 1] == "OPSUB-2"
+    assert cmd[cmd.index("--tier") + 1] == "smoke"
+    assert "OPSUB (smoke): 1 of 5 records missing or older than the stage store X" in \
+        capsys.readouterr().out
+
+
 def test_cli_list_runs(reports, capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out

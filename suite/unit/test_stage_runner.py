@@ -188,6 +188,36 @@ def test_bundle_round_trip_and_checks(tiny, clean_run, tmp_path, as_tar):
 
 
 @needs_cifar
+def test_report_rebuilds_records_missing_or_older_than_the_stage_results(tiny, tmp_path):
+    """`nasrepro report`'s choice (nasrepro.stages.rebuild): after an import into a fresh
+    reports folder every OPSUB record is missing, so all five are rebuilt; newer records
+    are left alone; a stage result newer than a record (a later import) makes it stale; an
+    incomplete store rebuilds nothing (the claims would only say 'incomplete')."""
+    import os
+
+    from nasrepro.claims.records import record_path
+    from nasrepro.stages.rebuild import OPSUB_CLAIMS, stale_records
+
+    bundle.export_stages("smoke", "cpu", tmp_path / "b")
+    tiny("rebuild")
+    assert stale_records("smoke", "cpu") == ([], "")  # nothing stored yet
+    bundle.import_stages(tmp_path / "b")
+    stale, where = stale_records("smoke", "cpu")
+    assert stale == list(OPSUB_CLAIMS) and "stage store" in where
+    newest = max(f.stat().st_mtime for f in opsub.stage_store("smoke", "cpu").root.glob("*.pt"))
+    for c in OPSUB_CLAIMS:
+        path = record_path("smoke", c)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+        os.utime(path, (newest + 5, newest + 5))
+    assert stale_records("smoke", "cpu") == ([], "")
+    os.utime(record_path("smoke", "OPSUB-3"), (newest - 5, newest - 5))
+    assert stale_records("smoke", "cpu")[0] == ["OPSUB-3"]
+    next(opsub.stage_store("smoke", "cpu").root.glob("*.result.pt")).unlink()
+    assert stale_records("smoke", "cpu") == ([], "")
+
+
+@needs_cifar
 def test_committed_json_results_rebuild_the_result(tiny, clean_run, tmp_path):
     clean_run = clean_run[0]
     folder = tmp_path / "committed"

@@ -1,0 +1,42 @@
+"""Which OPSUB records are missing or older than the stage results they are assembled from
+(after `nasrepro stages import`, or committed stage results in a fresh clone), so that
+`nasrepro report` rebuilds them from those results before rendering: no stage trains."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+OPSUB_CLAIMS: tuple[str, ...] = tuple(f"OPSUB-{i}" for i in range(1, 6))
+
+
+def stage_result_files(tier: str, device: str) -> tuple[list[Path], str]:
+    """(the files the OPSUB claims of `tier` would read here, where they are) - committed
+    JSON when complete for this checkout, else this reports folder's stage store on
+    `device` - or ([], '') when no complete set exists (nothing to rebuild from)."""
+    from nasrepro.experiments.opsub import TIERS, stage_graph, stage_store
+    from nasrepro.stages.committed import committed_dir, committed_result
+
+    if committed_result(tier)[0] is not None:  # the claims prefer committed results
+        folder = committed_dir(tier)
+        return sorted(folder.glob("*.json")), f"committed results in {folder}"
+    if TIERS[tier]["needs_cuda"] and device != "cuda":
+        return [], ""
+    store = stage_store(tier, device)
+    graph = stage_graph(tier, device)
+    if not all(store.done(st.id) for st in graph):
+        return [], ""
+    return [store.result_path(st.id) for st in graph], f"the stage store {store.root}"
+
+
+def stale_records(tier: str, device: str) -> tuple[list[str], str]:
+    """(the OPSUB claims of `tier` whose record is missing or older than the newest stage
+    result they would read, where those results are); ([], '') when none is stale."""
+    from nasrepro.claims.records import record_path
+
+    files, where = stage_result_files(tier, device)
+    if not files:
+        return [], ""
+    newest = max(f.stat().st_mtime for f in files)
+    stale = [c for c in OPSUB_CLAIMS
+             if not (p := record_path(tier, c)).is_file() or p.stat().st_mtime < newest]
+    return stale, where if stale else ""
