@@ -60,8 +60,14 @@ def fmt_ours(m: dict[str, Any]) -> str:
                 f"n={s['n']}]")
     if m.get("center") is not None:
         return f"{fmt(m.get('center'))}{unit}"
-    # no value: not run, or judged without one (e.g. a KM median not reached; see detail)
-    return "not run" if m.get("verdict") in (None, "NOT RUN") else "no value (see detail)"
+    # no value: not run, or judged without one (e.g. a KM median not reached)
+    return "not run" if m.get("verdict") in (None, "NOT RUN") else no_value_text(m)
+
+
+def no_value_text(m: dict[str, Any]) -> str:
+    """What a judged measurement without a value found: its detail's first clause (e.g.
+    'Kaplan-Meier median: not reached within 5000 (21/50 by 5000)'), else 'no value'."""
+    return _short_name(m.get("detail", "").split(";")[0], 70) or "no value"
 
 
 def fmt_paper(m: dict[str, Any]) -> str:
@@ -320,9 +326,16 @@ def _tables_block(record: dict[str, Any]) -> list[str]:
     return out
 
 
+def figure_alt(record: dict[str, Any], fig: str) -> str:
+    """Alt text of a figure: the claim and the figure's name without its tier suffix, e.g.
+    'REWARD-4: reward fig7 silver 4210r' for figures/reward_fig7_silver_4210r_smoke.png."""
+    stem = Path(fig).stem.removesuffix(f"_{record['tier']}")
+    return f"{record['claim']}: {stem.replace('_', ' ')}"
+
+
 def _figures_block(record: dict[str, Any]) -> list[str]:
     return [line for fig in record.get("figures", [])
-            for line in ("", f"![{record['claim']} figure]({fig})")]
+            for line in ("", f"![{figure_alt(record, fig)}]({fig})")]
 
 
 def machine(record: dict[str, Any]) -> str:
@@ -436,7 +449,7 @@ def misses(record: dict[str, Any], most: int = 2) -> str:
     for m in missed[:most]:
         unit = f" {m['unit']}" if m.get("unit") else ""
         ours = (f"{fmt(m['center'], 4)}{unit}" if m.get("center") is not None
-                else _short_name(m.get("detail", "").split(";")[0], 70) or "no value")
+                else no_value_text(m))
         ref = (f" vs paper {fmt(m['paper'], 4)}" if m.get("paper") is not None else
                f" (needs {_tolerance_cell(m)})" if m.get("threshold") is not None and
                m.get("tolerance") else

@@ -152,6 +152,13 @@ def test_figures_are_named_per_tier(reports):
     assert (reports / smoke).is_file() and (reports / full).is_file()
     with pytest.raises(ConfigError, match="unknown tier 'nightly'"):
         figure_name("reward_fig3", "nightly")
+    # REPORT.md's alt text names the figure, not only the claim (was "REWARD-1 figure")
+    rec = _record("REWARD-1", [])
+    rec["figures"] = [smoke, "figures/reward_fig7_silver_4210r_smoke.png"]
+    text = render([rec])
+    assert "![REWARD-1: reward fig3](figures/reward_fig3_smoke.png)" in text
+    assert "![REWARD-1: reward fig7 silver 4210r](figures/reward_fig7_silver_4210r_smoke.png)" \
+        in text
 
 
 @given(st.lists(st.sampled_from(["Alpha beta.", "Gamma: delta", "(Eps) zeta;", "Eta theta",
@@ -222,6 +229,11 @@ def test_summary_says_how_many_rows_met_and_which_missed_by_how_much():
     assert markdown.misses({"measurements": [km]}) == (
         "settle/proposed: KM median: Kaplan-Meier median: not reached within 5000 (21/50 by "
         "5000) vs paper 4000")
+    # ... and the claim's own table says the same in the 'ours' cell (was 'no value (see
+    # detail)'); a measurement not run still says so
+    assert markdown.fmt_ours(km) == "Kaplan-Meier median: not reached within 5000 (21/50 by 5000)"
+    assert markdown.fmt_ours({**km, "verdict": "NOT RUN"}) == "not run"
+    assert markdown.fmt_ours({**km, "detail": ""}) == "no value"
 
 
 def test_summary_rows_have_as_many_cells_as_the_header():
