@@ -188,7 +188,8 @@ def test_bundle_round_trip_and_checks(tiny, clean_run, tmp_path, as_tar):
 
 
 @needs_cifar
-def test_report_rebuilds_records_missing_or_older_than_the_stage_results(tiny, tmp_path):
+def test_report_rebuilds_records_missing_or_older_than_the_stage_results(tiny, tmp_path,
+                                                                        monkeypatch):
     """`nasrepro report`'s choice (nasrepro.stages.rebuild): after an import into a fresh
     reports folder every OPSUB record is missing, so all five are rebuilt; newer records
     are left alone; a stage result newer than a record (a later import) makes it stale; an
@@ -213,8 +214,21 @@ def test_report_rebuilds_records_missing_or_older_than_the_stage_results(tiny, t
     assert stale_records("smoke", "cpu") == ([], "")
     os.utime(record_path("smoke", "OPSUB-3"), (newest - 5, newest - 5))
     assert stale_records("smoke", "cpu")[0] == ["OPSUB-3"]
-    next(opsub.stage_store("smoke", "cpu").root.glob("*.result.pt")).unlink()
+    victim = next(opsub.stage_store("smoke", "cpu").root.glob("*.result.pt"))
+    folder = tmp_path / "committed"
+    tiny("clean")
+    committed.write_committed("smoke", "cpu", folder=folder)
+    tiny("rebuild")
+    victim.unlink()
     assert stale_records("smoke", "cpu") == ([], "")
+    # complete committed results (a fresh clone after a GPU lease) are what the claims
+    # read first: records older than them are rebuilt even with the store incomplete
+    monkeypatch.setattr(committed, "committed_dir", lambda tier: folder)
+    newest = max(f.stat().st_mtime for f in folder.iterdir())
+    for c in OPSUB_CLAIMS:
+        os.utime(record_path("smoke", c), (newest - 5, newest - 5))
+    stale, where = stale_records("smoke", "cpu")
+    assert stale == list(OPSUB_CLAIMS) and where == f"committed results in {folder}"
 
 
 @needs_cifar
