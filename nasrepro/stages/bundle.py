@@ -122,8 +122,8 @@ def verify_bundle(folder: Path) -> dict[str, Any]:
 
 def import_stages(src: Path) -> dict[str, Any]:
     """Verify a bundle (folder or .tar) and copy its stages into this checkout's store;
-    a stage already stored here is kept. Returns {'tier', 'device', 'imported', 'kept',
-    'store'}."""
+    a stage already stored here is kept. Returns {'tier', 'device', 'seeds', 'imported',
+    'kept', 'store'}."""
     src = Path(src)
     if src.is_file():
         with tempfile.TemporaryDirectory() as tmp, tarfile.open(src) as tar:
@@ -151,5 +151,5 @@ def _import_folder(folder: Path) -> dict[str, Any]:
         if name.endswith(".result.pt"):
             (store.root / f"{stem}.progress.pt").unlink(missing_ok=True)
         imported.append(stem)
-    return {"tier": m["tier"], "device": m["device"], "imported": imported, "kept": kept,
-            "store": str(store.root)}
+    return {"tier": m["tier"], "device": m["device"], "seeds": m.get("seeds"),
+            "imported": imported, "kept": kept, "store": str(store.root)}

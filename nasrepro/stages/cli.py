@@ -105,7 +105,26 @@ def _cmd_import(args: argparse.Namespace) -> int:
     out = import_stages(Path(args.src))
     print(f"imported {len(out['imported'])} file(s), kept {len(out['kept'])} already stored "
           f"({out['tier']}, {out['device']}) into {out['store']}")
+    print(import_next_step(out["tier"], out["device"], out["seeds"]))
     return 0
+
+
+def import_next_step(tier: str, device: str, seeds: int | None) -> str:
+    """What to run after an import: `nasrepro report` when every stage is stored (it
+    rebuilds the records without training), else the run that computes the rest."""
+    from nasrepro.experiments.opsub import stage_graph, stage_store
+
+    graph = stage_graph(tier, device, seeds)
+    store = stage_store(tier, device, seeds)
+    done = sum(store.done(st.id) for st in graph)
+    run = f"nasrepro run --tier {tier} --claim OPSUB" + (f" --seeds {seeds}" if seeds else "")
+    if done < len(graph):
+        return (f"{done} of {len(graph)} stages stored: `{run}` computes the other "
+                f"{len(graph) - done} here (add --budget TIME to stop in time)")
+    if seeds is not None:  # `nasrepro report` rebuilds the default seeds' records only
+        return f"every stage is stored: `{run}` writes the OPSUB records (no training)"
+    return (f"every stage is stored: `nasrepro report --tier {tier}` writes the OPSUB records "
+            "from them (no training) and renders the report")
 
 
 def _cmd_status(args: argparse.Namespace) -> int:

@@ -197,6 +197,7 @@ def test_report_rebuilds_records_missing_or_older_than_the_stage_results(tiny, t
     import os
 
     from nasrepro.claims.records import record_path
+    from nasrepro.stages.cli import import_next_step
     from nasrepro.stages.rebuild import OPSUB_CLAIMS, stale_records
 
     bundle.export_stages("smoke", "cpu", tmp_path / "b")
@@ -205,6 +206,8 @@ def test_report_rebuilds_records_missing_or_older_than_the_stage_results(tiny, t
     bundle.import_stages(tmp_path / "b")
     stale, where = stale_records("smoke", "cpu")
     assert stale == list(OPSUB_CLAIMS) and "stage store" in where
+    assert import_next_step("smoke", "cpu", None).startswith(
+        "every stage is stored: `nasrepro report --tier smoke`")
     newest = max(f.stat().st_mtime for f in opsub.stage_store("smoke", "cpu").root.glob("*.pt"))
     for c in OPSUB_CLAIMS:
         path = record_path("smoke", c)
@@ -221,6 +224,10 @@ def test_report_rebuilds_records_missing_or_older_than_the_stage_results(tiny, t
     tiny("rebuild")
     victim.unlink()
     assert stale_records("smoke", "cpu") == ([], "")
+    n = len(opsub.stage_graph("smoke", "cpu"))
+    assert import_next_step("smoke", "cpu", None) == (
+        f"{n - 1} of {n} stages stored: `nasrepro run --tier smoke --claim OPSUB` computes "
+        "the other 1 here (add --budget TIME to stop in time)")
     # complete committed results (a fresh clone after a GPU lease) are what the claims
     # read first: records older than them are rebuilt even with the store incomplete
     monkeypatch.setattr(committed, "committed_dir", lambda tier: folder)
