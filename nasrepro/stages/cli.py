@@ -123,8 +123,8 @@ def import_next_step(tier: str, device: str, seeds: int | None) -> str:
                 f"{len(graph) - done} here (add --budget TIME to stop in time)")
     if seeds is not None:  # `nasrepro report` rebuilds the default seeds' records only
         return f"every stage is stored: `{run}` writes the OPSUB records (no training)"
-    return (f"every stage is stored: `nasrepro report --tier {tier}` writes the OPSUB records "
-            "from them (no training) and renders the report")
+    return (f"every stage is stored: `nasrepro report --tier {tier}` renders the report, "
+            "first writing from them each OPSUB record that is missing or older (no training)")
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
