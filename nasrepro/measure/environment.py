@@ -95,18 +95,57 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in ".-" else "_" for c in text).strip("_")
 
 
+LEVELS: tuple[str, ...] = ("default", "avx2", "avx512")  # ATen's capability names, low to high
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_isa_level() -> str:
+    """The highest of LEVELS this CPU supports ('' flags: 'default'), by torch's own test
+    for AVX-512 (F, BW, DQ, VL and FMA) and AVX2 (AVX2 and FMA)."""
+    flags = set(_cpuinfo("flags").split())
+    if {"avx512f", "avx512bw", "avx512dq", "avx512vl", "fma"} <= flags:
+        return "avx512"
+    return "avx2" if {"avx2", "fma"} <= flags else "default"
+
+
+def _capped(level: str, cap: str) -> str:
+    """`level` lowered to what an ISA cap allows (MKL_ENABLE_INSTRUCTIONS / MKL_CBWR /
+    ONEDNN_MAX_CPU_ISA values such as 'AVX512_CORE', 'AVX2', 'SSE4_2'; '' or 'ALL': no cap)."""
+    cap = cap.split(",")[0].strip().upper()  # MKL_CBWR may read 'AVX2,STRICT'
+    if cap in ("", "ALL", "AUTO"):
+        return level
+    allowed = ("avx512" if cap.startswith(("AVX512", "AVX10")) else
+               "avx2" if cap.startswith("AVX2") else "default")
+    return min(level, allowed, key=LEVELS.index)
+
+
+def library_levels() -> dict[str, str]:
+    """The level each CPU math library runs at here: MKL (GEMMs) and oneDNN (convolutions)
+    take the CPU's highest unless their own environment caps them, independently of
+    ATEN_CPU_CAPABILITY, and CPU training numerics follow all three (measured: docs/gate.md)."""
+    cpu, env = cpu_isa_level(), os.environ
+    mkl = _capped(_capped(cpu, env.get("MKL_ENABLE_INSTRUCTIONS", "")), env.get("MKL_CBWR", ""))
+    onednn = _capped(cpu, env.get("ONEDNN_MAX_CPU_ISA") or env.get("DNNL_MAX_CPU_ISA", ""))
+    return {"mkl": mkl, "onednn": onednn}
+
+
 def machine_class(device: str = "cpu") -> str:
     """The class of machine whose hardware-dependent results are interchangeable: what changes
     CPU float numerics and speed (CPU vendor: MKL's kernels; ATen capability; core count) or
     the GPU model, plus the torch version. E.g. 'cpu-amd-avx2-2c-torch2.13.0_cpu'. Baselines
     of hardware-dependent claims are keyed by it (the CPU model string 'AMD EPYC' does not
-    tell AVX2 from AVX-512 machines)."""
+    tell AVX2 from AVX-512 machines). A CPU math library running at another level than ATen
+    (only where the environment caps one of them, e.g. ATEN_CPU_CAPABILITY=avx2 alone on an
+    AVX-512 machine) is a class of its own: '...-avx2+mkl.avx512+onednn.avx512-2c-...'."""
     import torch
 
     version = _slug(torch.__version__)
     if device.startswith("cuda"):
         return f"cuda-{_slug(device_name(device))}-torch{version}"
-    return f"cpu-{cpu_vendor()}-{cpu_capability()}-{os.cpu_count()}c-torch{version}"
+    aten = cpu_capability()
+    path = aten + ("".join(f"+{lib}.{level}" for lib, level in library_levels().items()
+                           if level != aten) if aten in LEVELS else "")  # x86 only
+    return f"cpu-{cpu_vendor()}-{path}-{os.cpu_count()}c-torch{version}"
 
 
 def code_path_env() -> dict[str, str]:
@@ -135,6 +174,7 @@ def fingerprint(device: str = "cpu") -> dict[str, Any]:
         "machine_id": machine_id(),
         "cpu_vendor": cpu_vendor(),
         "cpu_capability": cpu_capability(),
+        "library_levels": library_levels(),
         "machine_class": machine_class(device),
         "code_path_env": code_path_env(),
         "cuda": torch.version.cuda,

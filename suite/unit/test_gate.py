@@ -174,14 +174,60 @@ def test_accept_pools_and_add_appends(tmp_path, monkeypatch):
                          add=True)
 
 
+CAP_DEFAULT = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41",
+               "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
+
+
 def test_machine_class_follows_the_cpu_code_path():
     code = ("from nasrepro.measure.environment import machine_class; print(machine_class())")
-    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True).stdout.strip()
+    clean = {k: v for k, v in os.environ.items() if k not in (
+        "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA",
+        "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR")}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **CAP_DEFAULT},
+                         capture_output=True, text=True, check=True).stdout.strip()
     from nasrepro.measure.environment import cpu_vendor
 
     assert out.startswith(f"cpu-{cpu_vendor()}-default-") and f"-{os.cpu_count()}c-torch" in out
+    # ATen capped alone: MKL and oneDNN still run at the CPU's level, a code path of its own
+    alone = subprocess.run([sys.executable, "-c", code],
+                           env={**clean, "ATEN_CPU_CAPABILITY": "default"},
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert alone.startswith(f"cpu-{cpu_vendor()}-default+mkl.") and "+onednn." in alone
+
+
+def test_machine_class_names_math_libraries_at_another_level_than_aten(monkeypatch):
+    """Regression: ATEN_CPU_CAPABILITY=avx2 alone on the AVX-512 Intel VM was keyed as the
+    avx2 class while MKL and oneDNN kept their AVX-512 kernels; OPSUB-1..5 and LENET-8 then
+    failed the avx2 baselines (recorded with all three capped) with no code change
+    (measured 2026-12-06; with MKL capped too, LENET-8 matched and OPSUB still failed)."""
+    from nasrepro.measure import environment as e
+
+    monkeypatch.setattr(e, "cpu_isa_level", lambda: "avx512")
+    monkeypatch.setattr(e, "cpu_vendor", lambda: "intel")
+    for k in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR"):
+        monkeypatch.delenv(k, raising=False)
+
+    def cls(aten, **env):
+        monkeypatch.setattr(e, "cpu_capability", lambda: aten)
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        out = e.machine_class("cpu")
+        for k in env:
+            monkeypatch.delenv(k)
+        return out.split("-")[2]  # cpu-intel-<path>-<n>c-torch...
+
+    assert cls("avx512") == "avx512"
+    assert cls("avx512", ONEDNN_MAX_CPU_ISA="AVX512_CORE") == "avx512"  # within the class
+    assert cls("avx2") == "avx2+mkl.avx512+onednn.avx512"
+    assert cls("avx2", MKL_ENABLE_INSTRUCTIONS="AVX2") == "avx2+onednn.avx512"
+    assert cls("avx2", MKL_ENABLE_INSTRUCTIONS="AVX2", ONEDNN_MAX_CPU_ISA="AVX2") == "avx2"
+    assert cls("avx2", MKL_CBWR="AVX2,STRICT", DNNL_MAX_CPU_ISA="AVX2_VNNI") == "avx2"
+    assert cls("default", **{k: v for k, v in CAP_DEFAULT.items() if k != "ATEN_CPU_CAPABILITY"}
+               ) == "default"
+    assert cls("avx512", MKL_ENABLE_INSTRUCTIONS="AVX2") == "avx512+mkl.avx2"
+    monkeypatch.setattr(e, "cpu_isa_level", lambda: "avx2")  # an AVX2-only CPU, uncapped
+    assert cls("avx2") == "avx2"
+    assert cls("avx2", ONEDNN_MAX_CPU_ISA="AVX512_CORE") == "avx2"  # a cap above the CPU
 
 
 def test_machine_class_tells_cpu_vendors_apart(monkeypatch):
