@@ -100,9 +100,11 @@ LEVELS: tuple[str, ...] = ("default", "avx2", "avx512")  # ATen's capability nam
 
 @functools.lru_cache(maxsize=1)
 def cpu_isa_level() -> str:
-    """The highest of LEVELS this CPU supports ('' flags: 'default'), by torch's own test
-    for AVX-512 (F, BW, DQ, VL and FMA) and AVX2 (AVX2 and FMA)."""
+    """The highest of LEVELS this CPU supports, by torch's own test for AVX-512 (F, BW, DQ,
+    VL and FMA) and AVX2 (AVX2 and FMA); '' where /proc/cpuinfo has no flags (not Linux)."""
     flags = set(_cpuinfo("flags").split())
+    if not flags:
+        return ""
     if {"avx512f", "avx512bw", "avx512dq", "avx512vl", "fma"} <= flags:
         return "avx512"
     return "avx2" if {"avx2", "fma"} <= flags else "default"
@@ -123,7 +125,7 @@ def library_levels() -> dict[str, str]:
     """The level each CPU math library runs at here: MKL (GEMMs) and oneDNN (convolutions)
     take the CPU's highest unless their own environment caps them, independently of
     ATEN_CPU_CAPABILITY, and CPU training numerics follow all three (measured: docs/gate.md)."""
-    cpu, env = cpu_isa_level(), os.environ
+    cpu, env = cpu_isa_level() or cpu_capability(), os.environ  # unknown CPU: ATen's
     mkl = _capped(_capped(cpu, env.get("MKL_ENABLE_INSTRUCTIONS", "")), env.get("MKL_CBWR", ""))
     onednn = _capped(cpu, env.get("ONEDNN_MAX_CPU_ISA") or env.get("DNNL_MAX_CPU_ISA", ""))
     return {"mkl": mkl, "onednn": onednn}

@@ -228,6 +228,9 @@ def test_machine_class_names_math_libraries_at_another_level_than_aten(monkeypat
     monkeypatch.setattr(e, "cpu_isa_level", lambda: "avx2")  # an AVX2-only CPU, uncapped
     assert cls("avx2") == "avx2"
     assert cls("avx2", ONEDNN_MAX_CPU_ISA="AVX512_CORE") == "avx2"  # a cap above the CPU
+    monkeypatch.setattr(e, "cpu_isa_level", lambda: "")  # no /proc/cpuinfo flags (macOS)
+    assert cls("avx2") == "avx2" and cls("avx2", MKL_ENABLE_INSTRUCTIONS="SSE4_2") == (
+        "avx2+mkl.default")
 
 
 def test_machine_class_tells_cpu_vendors_apart(monkeypatch):
