@@ -228,6 +228,13 @@ def test_machine_class_names_math_libraries_at_another_level_than_aten(monkeypat
     monkeypatch.setattr(e, "cpu_isa_level", lambda: "avx2")  # an AVX2-only CPU, uncapped
     assert cls("avx2") == "avx2"
     assert cls("avx2", ONEDNN_MAX_CPU_ISA="AVX512_CORE") == "avx2"  # a cap above the CPU
+    # every environment `baseline record` runs a class's variants under lands in that class
+    from nasrepro.claims.baseline_cli import variants
+
+    for target in ("avx512", "avx2", "default"):
+        for env in variants(target, "avx512"):
+            env = {k: v for k, v in env.items() if k != "ATEN_CPU_CAPABILITY"}
+            assert cls(target, **env) == target, (target, env)
     monkeypatch.setattr(e, "cpu_isa_level", lambda: "")  # no /proc/cpuinfo flags (macOS)
     assert cls("avx2") == "avx2" and cls("avx2", MKL_ENABLE_INSTRUCTIONS="SSE4_2") == (
         "avx2+mkl.default")
