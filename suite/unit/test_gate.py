@@ -231,6 +231,7 @@ def test_machine_class_names_math_libraries_at_another_level_than_aten(monkeypat
     # every environment `baseline record` runs a class's variants under lands in that class
     from nasrepro.claims.baseline_cli import variants
 
+    monkeypatch.setattr(e, "cpu_isa_level", lambda: "avx512")
     for target in ("avx512", "avx2", "default"):
         for env in variants(target, "avx512"):
             env = {k: v for k, v in env.items() if k != "ATEN_CPU_CAPABILITY"}
