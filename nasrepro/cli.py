@@ -100,19 +100,19 @@ def rebuild_stale_records(tier: str | None) -> int:
     from nasrepro.experiments.opsub import STAGES_ENV
     from nasrepro.paths import repo_root
     from nasrepro.report.markdown import REPORT_AFTER_ENV
-    from nasrepro.stages.rebuild import OPSUB_CLAIMS, stale_records
+    from nasrepro.stages.rebuild import opsub_claims, stale_records
 
-    device = resolve_device("auto")
+    device, everyone = resolve_device("auto"), opsub_claims()
     rc = 0
     for t in [tier] if tier else ["smoke", "full"]:
         stale, where = stale_records(t, device)
         if not stale:
             continue
-        print(f"OPSUB ({t}): {len(stale)} of {len(OPSUB_CLAIMS)} records missing or older "
+        print(f"OPSUB ({t}): {len(stale)} of {len(everyone)} records missing or older "
               f"than {where}: rebuilding them from those results (no stage trains; OPSUB-5 "
               "re-runs one fine-tune stage as its determinism check where weights are stored)",
               flush=True)
-        claims = ["OPSUB"] if len(stale) == len(OPSUB_CLAIMS) else stale
+        claims = ["OPSUB"] if stale == everyone else stale
         cmd = pytest_command(t, claims, None, device, False, ["-q"])
         env = {**os.environ, STAGES_ENV: "stored", REPORT_AFTER_ENV: "1"}
         rc = max(rc, subprocess.call(cmd, cwd=repo_root(), env=env))

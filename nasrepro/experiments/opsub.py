@@ -434,13 +434,18 @@ def _run_opsub(tier: str, device: str, seeds: int | None, store: StageStore | No
                     wall=time.perf_counter() - started, cpu=time.process_time() - cpu0)
 
 
+def stages_left(graph: list[Stage], store: StageStore) -> list[str]:
+    """Names of the stages of `graph` with no stored result yet."""
+    return [st.name for st in graph if not store.done(st.id)]
+
+
 def load_stored(tier: str, device: str, seeds: int | None = None,
                 store: StageStore | None = None) -> dict[str, Any]:
     """The protocol's results from stored stages only (never trains); StagesIncomplete
     naming the stages left when some have no result yet."""
     store = store or stage_store(tier, device, seeds)
     graph = stage_graph(tier, device, seeds)
-    left = [st.name for st in graph if not store.done(st.id)]
+    left = stages_left(graph, store)
     if left:
         raise StagesIncomplete(left, len(graph))
     res = {st.name: store.load_result(st.id) for st in graph}

@@ -18,7 +18,7 @@ from typing import Any
 from nasrepro.claims.records import load_incomplete, load_records
 from nasrepro.claims.references import load_papers
 from nasrepro.files import atomic_write_text
-from nasrepro.paths import reports_dir
+from nasrepro.paths import REPORTS_ENV, reports_dir
 from nasrepro.report import sensitivity
 from nasrepro.report.latency import section as latency_section
 
@@ -380,8 +380,6 @@ def _seed_counts(record: dict[str, Any]) -> set[int]:
 def _results_folder() -> str:
     """Where the records are read from: reports/results/ in the checkout unless
     $NASREPRO_REPORTS moved the reports folder."""
-    from nasrepro.paths import REPORTS_ENV, reports_dir
-
     return f"{reports_dir() / 'results'}/" if os.environ.get(REPORTS_ENV) else "reports/results/"
 
 

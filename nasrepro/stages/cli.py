@@ -112,11 +112,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def import_next_step(tier: str, device: str, seeds: int | None) -> str:
     """What to run after an import: `nasrepro report` when every stage is stored (it
     rebuilds the records without training), else the run that computes the rest."""
-    from nasrepro.experiments.opsub import stage_graph, stage_store
+    from nasrepro.experiments.opsub import stage_graph, stage_store, stages_left
 
     graph = stage_graph(tier, device, seeds)
-    store = stage_store(tier, device, seeds)
-    done = sum(store.done(st.id) for st in graph)
+    done = len(graph) - len(stages_left(graph, stage_store(tier, device, seeds)))
     run = f"nasrepro run --tier {tier} --claim OPSUB" + (f" --seeds {seeds}" if seeds else "")
     if done < len(graph):
         return (f"{done} of {len(graph)} stages stored: `{run}` computes the other "

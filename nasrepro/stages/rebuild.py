@@ -6,14 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-OPSUB_CLAIMS: tuple[str, ...] = tuple(f"OPSUB-{i}" for i in range(1, 6))
+
+def opsub_claims() -> list[str]:
+    """The OPSUB claim IDs, from the papers' claim table."""
+    from nasrepro.claims.references import all_claims
+
+    return sorted(c for c in all_claims() if c.startswith("OPSUB-"))
 
 
 def stage_result_files(tier: str, device: str) -> tuple[list[Path], str]:
     """(the files the OPSUB claims of `tier` would read here, where they are) - committed
     JSON when complete for this checkout, else this reports folder's stage store on
     `device` - or ([], '') when no complete set exists (nothing to rebuild from)."""
-    from nasrepro.experiments.opsub import TIERS, stage_graph, stage_store
+    from nasrepro.experiments.opsub import TIERS, stage_graph, stage_store, stages_left
     from nasrepro.stages.committed import committed_dir, committed_result
 
     if committed_result(tier)[0] is not None:  # the claims prefer committed results
@@ -23,7 +28,7 @@ def stage_result_files(tier: str, device: str) -> tuple[list[Path], str]:
         return [], ""
     store = stage_store(tier, device)
     graph = stage_graph(tier, device)
-    if not all(store.done(st.id) for st in graph):
+    if stages_left(graph, store):
         return [], ""
     return [store.result_path(st.id) for st in graph], f"the stage store {store.root}"
 
@@ -37,6 +42,6 @@ def stale_records(tier: str, device: str) -> tuple[list[str], str]:
     if not files:
         return [], ""
     newest = max(f.stat().st_mtime for f in files)
-    stale = [c for c in OPSUB_CLAIMS
+    stale = [c for c in opsub_claims()
              if not (p := record_path(tier, c)).is_file() or p.stat().st_mtime < newest]
     return stale, where if stale else ""

@@ -198,7 +198,9 @@ def test_report_rebuilds_records_missing_or_older_than_the_stage_results(tiny, t
 
     from nasrepro.claims.records import record_path
     from nasrepro.stages.cli import import_next_step
-    from nasrepro.stages.rebuild import OPSUB_CLAIMS, stale_records
+    from nasrepro.stages.rebuild import opsub_claims, stale_records
+
+    OPSUB_CLAIMS = opsub_claims()
 
     bundle.export_stages("smoke", "cpu", tmp_path / "b")
     tiny("rebuild")
