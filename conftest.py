@@ -204,7 +204,11 @@ class _RecordingContext(ClaimContext):
     def skip_not_run(self, reason: str, config=None) -> None:
         """Record NOT RUN with the reason, then skip the test with the same reason."""
         self.records.append(self.not_run(reason, config))
-        pytest.skip(f"{self.claim} NOT RUN: {reason}")
+        from nasrepro.report.markdown import first_clause
+
+        # the whole reason is in the record, the verdict lines and the report; the skip line
+        # (one per claim in pytest's summary) keeps its first clause
+        pytest.skip(f"{self.claim} NOT RUN: {first_clause(reason)}")
 
 
 _DURATIONS = pytest.StashKey[dict]()
@@ -263,16 +267,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if not records:
         return
     tr = terminalreporter
-    from nasrepro.report.markdown import rows_met
+    from nasrepro.report.markdown import rows_met, summary_info_lines
 
     tr.section("nasrepro verdicts")
-    for r in records:
+    for r, info in zip(records, summary_info_lines(records), strict=True):
         base = r["baseline"]
         met = rows_met(r)
         rows = f"{met} rows met" if met != "—" else ""
         tr.write_line(f"{r['claim']:<11} [{r['tier']}] {r['verdict']:<15} {rows:<18} "
                       f"baseline: {base['status']}")
-        for line in base.get("info", []):
+        for line in info:
             tr.write_line(f"{'':<10}   {line}")
     from nasrepro.report.markdown import REPORT_AFTER_ENV, write_report
 

@@ -64,10 +64,34 @@ def fmt_ours(m: dict[str, Any]) -> str:
     return "not run" if m.get("verdict") in (None, "NOT RUN") else no_value_text(m)
 
 
+def first_clause(text: str) -> str:
+    """Text up to its first ';', where this project's details and reasons put the gist."""
+    return text.split(";")[0].strip()
+
+
 def no_value_text(m: dict[str, Any]) -> str:
     """What a judged measurement without a value found: its detail's first clause (e.g.
     'Kaplan-Meier median: not reached within 5000 (21/50 by 5000)'), else 'no value'."""
-    return _short_name(m.get("detail", "").split(";")[0], 70) or "no value"
+    return _short_name(first_clause(m.get("detail", "")), 70) or "no value"
+
+
+def summary_info_lines(records: list[dict[str, Any]]) -> list[list[str]]:
+    """Each record's baseline info lines for the terminal summary, a line already printed
+    for an earlier claim shortened to 'as CLAIM' (five OPSUB claims NOT RUN for one reason
+    would print the same 450 characters five times)."""
+    first_seen: dict[str, str] = {}
+    out = []
+    for r in records:
+        lines = []
+        for line in r["baseline"].get("info", []):
+            if line in first_seen:
+                head = line.split(":")[0] if line.startswith("NOT RUN:") else "same note"
+                lines.append(f"{head}: as {first_seen[line]}")
+            else:
+                first_seen[line] = r["claim"]
+                lines.append(line)
+        out.append(lines)
+    return out
 
 
 def fmt_paper(m: dict[str, Any]) -> str:
