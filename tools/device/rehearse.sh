@@ -23,6 +23,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 PYTHON=${PYTHON:-python3.12}
+# a pyenv shim of a version that is installed but not selected fails: take pyenv's own 3.12
+if ! "$PYTHON" -c '' 2>/dev/null && command -v pyenv >/dev/null; then
+  for p in "$(pyenv root)"/versions/3.12*/bin/python3.12; do [ -x "$p" ] && PYTHON=$p; done
+fi
 VENV=${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/nasrepro/device-image-venv}
 say() { echo "[rehearse $(date -u +%H:%M:%S)] $*"; }
 fail() { say "FAILED: $*"; exit 1; }
