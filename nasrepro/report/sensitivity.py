@@ -19,6 +19,11 @@ CELL_HEADERS = [
     "count [50,60) MnasNet", "count [60,70) proposed", "count [60,70) MnasNet",
     "paper REWARD-4 met", "seeds", "lat block 1 (ms)", "lat block 20 proposed (ms)",
     "lat block 20 MnasNet (ms)"]
+SETTING_TABLE = "Per controller setting: where each reward settles sooner"
+SETTING_HEADERS = [
+    "setting", "cells", "proposed sooner (P > 0.5, log-rank p ≤ 0.05)",
+    "MnasNet sooner (log-rank p ≥ 0.95)", "P(proposed sooner): min–max (median)",
+    "first block above T (a start like the paper's curves)"]
 ALPHA = 0.05  # the significance level of REWARD-4's 'sooner' tolerance
 LIST_MAX = 12  # cells named in the paragraph; the rest are in the per-cell table
 
@@ -54,9 +59,26 @@ def _where(c: dict[str, Any]) -> str:
     return f"{c['source']} at T = {c['T']} ({c['T (ms)']:g} ms), {c['setting']}"
 
 
+def setting_rows(cells: list[dict[str, Any]]) -> list[list[Any]]:
+    """Rows of SETTING_TABLE: per controller setting, in how many cells each reward settles
+    significantly sooner, the spread of P(proposed sooner), and how many cells start above T
+    (as the paper's curves do)."""
+    rows = []
+    for setting in dict.fromkeys(c["setting"] for c in cells):
+        sc = [c for c in cells if c["setting"] == setting]
+        sig = sum(c["P(proposed sooner)"] > 0.5 and c["log-rank p"] <= ALPHA for c in sc)
+        rev = sum(c["P(proposed sooner)"] < 0.5 and c["log-rank p"] > 1 - ALPHA for c in sc)
+        ps = sorted(c["P(proposed sooner)"] for c in sc)
+        above = sum(c["lat block 1 (ms)"] > c["T (ms)"] for c in sc)
+        rows.append([setting, len(sc), sig, rev,
+                     f"{ps[0]:.2f}–{ps[-1]:.2f} ({ps[len(ps) // 2]:.2f})", above])
+    return rows
+
+
 def region_paragraph(cells: list[dict[str, Any]], paper_cell: tuple[str, str, str]) -> str:
-    """Where the paper's 4000 / 4750 and 15.8 % appear in the map, and where the direction
-    'proposed settles sooner' holds; paper_cell = (setting, source, T label) of REWARD-4/5."""
+    """Where the paper's 4000 / 4750 and 15.8 % appear in the map, and the cell of REWARD-4/5
+    (paper_cell = (setting, source, T label)); where the direction 'proposed settles sooner'
+    holds per setting is SETTING_TABLE."""
     met = [c for c in cells if c["paper REWARD-4 met"]]
     out = []
     if met:
@@ -86,18 +108,6 @@ def region_paragraph(cells: list[dict[str, Any]], paper_cell: tuple[str, str, st
     if speed:
         out.append(f"A speed-up within 15.8 % ± 10 pp without the paper's settling samples: "
                    f"{len(speed)} cells.")
-    for setting in dict.fromkeys(c["setting"] for c in cells):
-        sc = [c for c in cells if c["setting"] == setting]
-        sig = [c for c in sc if c["P(proposed sooner)"] > 0.5 and c["log-rank p"] <= ALPHA]
-        rev = [c for c in sc if c["P(proposed sooner)"] < 0.5 and c["log-rank p"] > 1 - ALPHA]
-        ps = sorted(c["P(proposed sooner)"] for c in sc)
-        above = [c for c in sc if c["lat block 1 (ms)"] > c["T (ms)"]]
-        out.append(f"{setting}: proposed settles sooner (P > 0.5, one-sided log-rank p ≤ "
-                   f"{ALPHA:g}) in {len(sig)} of {len(sc)} cells, MnasNet sooner "
-                   f"(log-rank p ≥ {1 - ALPHA:g}) in {len(rev)}; P(proposed sooner) ranges "
-                   f"{ps[0]:.2f}–{ps[-1]:.2f} (median {ps[len(ps) // 2]:.2f}); the first "
-                   f"block's median latency is above T (a start like the paper's curves) in "
-                   f"{len(above)} cell{'s' if len(above) != 1 else ''}.")
     pc = [c for c in cells if (c["setting"], c["source"], c["T"]) == paper_cell]
     if pc:
         c = pc[0]
@@ -120,5 +130,14 @@ def section(records: Iterable[dict[str, Any]]) -> list[str]:
                 "Extension, not a claim of the paper; details and every cell: "
                 f"[{CLAIM}](#{CLAIM.lower()}-{r['tier']}).", ""]
         out += [n for n in r.get("notes", []) if n.startswith("Where the paper")]
+        try:  # from the per-cell table, so records written before SETTING_TABLE show it too
+            out += ["", *_markdown_table(SETTING_HEADERS, setting_rows(cells_from_record(r)))]
+        except ValueError:
+            pass
         # the heatmaps are shown once, in the claim's own section (linked above)
     return out
+
+
+def _markdown_table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    return [f"| {' | '.join(headers)} |", "|" + "---|" * len(headers),
+            *(f"| {' | '.join(str(v) for v in row)} |" for row in rows)]

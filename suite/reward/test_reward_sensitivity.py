@@ -54,6 +54,7 @@ def test_reward_sensitivity_map(claim):
 
     result.notes.append("Where the paper's numbers appear: "
                         + rep.region_paragraph(cells, paper_cell))
+    result.table(rep.SETTING_TABLE, rep.SETTING_HEADERS, rep.setting_rows(cells))
     result.notes.append(sens.official_note() + ".")
     t = res["timing"]
     result.notes.append(

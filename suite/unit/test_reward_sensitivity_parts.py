@@ -184,12 +184,24 @@ def test_region_paragraph_from_cells():
     cells = [dict(zip(rep.CELL_HEADERS, r, strict=True)) for r in rows]
     text = rep.region_paragraph(cells, ("factorized lr=0.5", "x", "q0.74"))
     assert "met in 1 of 2 cells: x at T = q0.74" in text and "factorized lr=0.01" in text
+    # per setting: proposed sooner in both (every search starts at 20 ms, above T = 10);
+    # a third setting where only MnasNet settles counts as 'MnasNet sooner'
+    rev = rep.cell_rows({"enas_lstm lr=0.001": sens.cell_stats(
+        _cells_for([None] * 5, [250] * 5), counts, cell, 5, 5000, 250)})
+    rows3 = rep.setting_rows([*cells, dict(zip(rep.CELL_HEADERS, rev[0], strict=True))])
+    assert rows3 == [["factorized lr=0.01", 1, 1, 0, "1.00–1.00 (1.00)", 1],
+                     ["factorized lr=0.5", 1, 1, 0, "1.00–1.00 (1.00)", 1],
+                     ["enas_lstm lr=0.001", 1, 0, 1, "0.00–0.00 (0.00)", 1]]
     assert "P(proposed sooner) = 1.00" in text and "MnasNet not reached" in text
     none = rep.region_paragraph(cells[1:], ("factorized lr=0.5", "x", "q0.74"))
     assert "met in none of the 1 cells" in none
     record = {"claim": rep.CLAIM, "tables": [{"title": rep.CELL_TABLE + " (x)",
                                               "headers": rep.CELL_HEADERS, "rows": rows}]}
     assert rep.cells_from_record(record) == cells
+    # the report's section shows the per-setting table, built from the record's cells
+    section = "\n".join(rep.section([{**record, "tier": "smoke", "verdict": "PARTIAL",
+                                      "notes": ["Where the paper's numbers appear: x."]}]))
+    assert "| factorized lr=0.5 | 1 | 1 | 0 | 1.00–1.00 (1.00) | 1 |" in section
 
 
 def test_report_has_the_summary_section():
