@@ -122,6 +122,8 @@ def region_paragraph(cells: list[dict[str, Any]], paper_cell: tuple[str, str, st
 def section(records: Iterable[dict[str, Any]]) -> list[str]:
     """A short REPORT.md section per REWARD-SENS record: the paragraph, linking to the full
     record (heatmaps, every cell) in the REWARD paper's section."""
+    from nasrepro.report.markdown import table  # markdown imports this module
+
     out: list[str] = []
     for r in records:
         if r.get("claim") != CLAIM or r.get("verdict") == "NOT RUN":
@@ -131,13 +133,8 @@ def section(records: Iterable[dict[str, Any]]) -> list[str]:
                 f"[{CLAIM}](#{CLAIM.lower()}-{r['tier']}).", ""]
         out += [n for n in r.get("notes", []) if n.startswith("Where the paper")]
         try:  # from the per-cell table, so records written before SETTING_TABLE show it too
-            out += ["", *_markdown_table(SETTING_HEADERS, setting_rows(cells_from_record(r)))]
+            out += ["", table(setting_rows(cells_from_record(r)), SETTING_HEADERS)]
         except ValueError:
             pass
         # the heatmaps are shown once, in the claim's own section (linked above)
     return out
-
-
-def _markdown_table(headers: list[str], rows: list[list[Any]]) -> list[str]:
-    return [f"| {' | '.join(headers)} |", "|" + "---|" * len(headers),
-            *(f"| {' | '.join(str(v) for v in row)} |" for row in rows)]
