@@ -267,17 +267,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if not records:
         return
     tr = terminalreporter
-    from nasrepro.report.markdown import rows_met, summary_info_lines
+    from nasrepro.report.terminal import verdict_lines
 
     tr.section("nasrepro verdicts")
-    for r, info in zip(records, summary_info_lines(records), strict=True):
-        base = r["baseline"]
-        met = rows_met(r)
-        rows = f"{met} rows met" if met != "—" else ""
-        tr.write_line(f"{r['claim']:<11} [{r['tier']}] {r['verdict']:<15} {rows:<18} "
-                      f"baseline: {base['status']}")
-        for line in info:
-            tr.write_line(f"{'':<10}   {line}")
+    for line in verdict_lines(records):
+        tr.write_line(line)
     from nasrepro.report.markdown import REPORT_AFTER_ENV, write_report
 
     if os.environ.get(REPORT_AFTER_ENV):

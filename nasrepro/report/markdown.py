@@ -75,25 +75,6 @@ def no_value_text(m: dict[str, Any]) -> str:
     return _short_name(first_clause(m.get("detail", "")), 70) or "no value"
 
 
-def summary_info_lines(records: list[dict[str, Any]]) -> list[list[str]]:
-    """Each record's baseline info lines for the terminal summary, a line already printed
-    for an earlier claim shortened to 'as CLAIM' (five OPSUB claims NOT RUN for one reason
-    would print the same 450 characters five times)."""
-    first_seen: dict[str, str] = {}
-    out = []
-    for r in records:
-        lines = []
-        for line in r["baseline"].get("info", []):
-            if line in first_seen:
-                head = line.split(":")[0] if line.startswith("NOT RUN:") else "same note"
-                lines.append(f"{head}: as {first_seen[line]}")
-            else:
-                first_seen[line] = r["claim"]
-                lines.append(line)
-        out.append(lines)
-    return out
-
-
 def fmt_paper(m: dict[str, Any]) -> str:
     """The paper column: the paper's own number, or '—' when it prints none (a claim's
     threshold is shown in the tolerance column instead)."""

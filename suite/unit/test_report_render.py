@@ -284,16 +284,6 @@ def test_a_claim_stopped_incomplete_says_so_in_the_summary_until_a_record_is_wri
     assert "smoke" not in records.load_incomplete().get("OPSUB-1", {})
 
 
-def test_terminal_summary_prints_a_repeated_note_once():
-    reason = "NOT RUN: full tier needs a CUDA GPU; estimated 1-1.5 GPU-hours"
-    recs = [{"claim": c, "baseline": {"info": info}} for c, info in
-            [("OPSUB-1", [reason]), ("OPSUB-2", [reason]), ("LENET-1", ["other"]),
-             ("LENET-2", ["other", reason])]]
-    assert markdown.summary_info_lines(recs) == [
-        [reason], ["NOT RUN: as OPSUB-1"], ["other"], ["same note: as LENET-1",
-                                                      "NOT RUN: as OPSUB-1"]]
-
-
 @given(st.text(), st.text())
 def test_first_clause_ends_before_the_first_semicolon(head, tail):
     text = head + ";" + tail

@@ -1,0 +1,61 @@
+"""The verdicts block that ends every pytest run: one line per record, then the notes a reader
+needs, each said once (a new machine class or a CPU-only full tier would otherwise repeat
+the same 250-450 characters for up to 16 claims)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nasrepro.claims.baselines import baseline_key
+from nasrepro.report.markdown import rows_met
+
+NO_BASELINE = "no-baseline-for-class"
+
+
+def info_lines(records: list[dict[str, Any]]) -> list[list[str]]:
+    """Each record's baseline notes, a note already printed for an earlier claim shortened to
+    'as CLAIM'; the no-baseline note is left to `no_baseline_line`."""
+    first_seen: dict[str, str] = {}
+    out = []
+    for r in records:
+        lines = []
+        if r["baseline"]["status"] != NO_BASELINE:
+            for line in r["baseline"].get("info", []):
+                if line in first_seen:
+                    head = line.split(":")[0] if line.startswith("NOT RUN:") else "same note"
+                    lines.append(f"{head}: as {first_seen[line]}")
+                else:
+                    first_seen[line] = r["claim"]
+                    lines.append(line)
+        out.append(lines)
+    return out
+
+
+def no_baseline_line(records: list[dict[str, Any]]) -> str | None:
+    """One line for every claim judged without a baseline for this machine class: which, and
+    the one command that records them all."""
+    unkeyed = [r for r in records if r["baseline"]["status"] == NO_BASELINE]
+    if not unkeyed:
+        return None
+    classes = sorted({str(baseline_key(r)) for r in unkeyed})
+    tiers = sorted({r["tier"] for r in unkeyed})
+    papers = dict.fromkeys(r["claim"].split("-")[0] for r in unkeyed)
+    claims = ", ".join(r["claim"] for r in unkeyed)
+    cmd = (f"nasrepro baseline record --tier {tiers[0]} "
+           + " ".join(f"--claim {p}" for p in papers))
+    return (f"{len(unkeyed)} hardware-dependent claim(s) judged but not regression-checked: no "
+            f"baseline for machine class {', '.join(classes)} ({claims}). Once their records "
+            f"are reviewed, record baselines with `{cmd}`.")
+
+
+def verdict_lines(records: list[dict[str, Any]]) -> list[str]:
+    """The whole verdicts block: per record its verdict, rows met and baseline status."""
+    out = []
+    for r, info in zip(records, info_lines(records), strict=True):
+        met = rows_met(r)
+        rows = f"{met} rows met" if met != "—" else ""
+        out.append(f"{r['claim']:<11} [{r['tier']}] {r['verdict']:<15} {rows:<18} "
+                   f"baseline: {r['baseline']['status']}")
+        out += [f"{'':<10}   {line}" for line in info]
+    footer = no_baseline_line(records)
+    return [*out, footer] if footer else out

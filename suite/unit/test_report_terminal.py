@@ -1,0 +1,37 @@
+"""The verdicts block at the end of a pytest run (nasrepro.report.terminal)."""
+
+from nasrepro.report import terminal
+
+CLASS = "cpu-intel-default+mkl.avx512+onednn.avx512-2c-torch2.13.0_cpu"
+
+
+def _record(claim, status="match", info=(), verdict="REPRODUCED"):
+    return {"claim": claim, "tier": "smoke", "verdict": verdict, "hardware": "dependent",
+            "env": {"machine_class": CLASS}, "measurements": [],
+            "baseline": {"status": status, "problems": [], "info": list(info)}}
+
+
+def test_a_repeated_note_is_printed_once():
+    reason = "NOT RUN: full tier needs a CUDA GPU; estimated 1-1.5 GPU-hours"
+    recs = [_record("OPSUB-1", "not-compared", [reason]),
+            _record("OPSUB-2", "not-compared", [reason]),
+            _record("LENET-1", info=["other"]), _record("LENET-2", info=["other", reason])]
+    assert terminal.info_lines(recs) == [
+        [reason], ["NOT RUN: as OPSUB-1"], ["other"], ["same note: as LENET-1",
+                                                      "NOT RUN: as OPSUB-1"]]
+
+
+def test_claims_without_a_baseline_for_the_class_share_one_line_and_one_command():
+    note = f"no baseline for machine class {CLASS}: this hardware-dependent claim ..."
+    recs = [_record("GCNAS-1", terminal.NO_BASELINE, [note]), _record("REWARD-1"),
+            _record("LENET-4", terminal.NO_BASELINE, [note], "NOT REPRODUCED"),
+            _record("LENET-5", terminal.NO_BASELINE, [note])]
+    lines = terminal.verdict_lines(recs)
+    assert len(lines) == 5 and not any(note in line for line in lines)
+    assert lines[2].startswith("LENET-4     [smoke] NOT REPRODUCED")
+    assert lines[2].endswith("baseline: no-baseline-for-class")
+    assert lines[-1].startswith(f"3 hardware-dependent claim(s) judged but not "
+                                f"regression-checked: no baseline for machine class {CLASS} "
+                                "(GCNAS-1, LENET-4, LENET-5)")
+    assert "`nasrepro baseline record --tier smoke --claim GCNAS --claim LENET`" in lines[-1]
+    assert terminal.no_baseline_line([_record("REWARD-1")]) is None
