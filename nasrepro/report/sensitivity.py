@@ -120,8 +120,8 @@ def region_paragraph(cells: list[dict[str, Any]], paper_cell: tuple[str, str, st
 
 
 def section(records: Iterable[dict[str, Any]]) -> list[str]:
-    """A short REPORT.md section per REWARD-SENS record: the paragraph, linking to the full
-    record (heatmaps, every cell) in the REWARD paper's section."""
+    """A short REPORT.md section per REWARD-SENS record: the paragraph and the per-setting
+    table, linking to the full record (heatmaps, every cell) in the REWARD paper's section."""
     from nasrepro.report.markdown import table  # markdown imports this module
 
     out: list[str] = []
