@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from nasrepro.errors import NasreproError
+from nasrepro.errors import DataError, NasreproError
 
 # Modules that add subcommands: each defines register(subparsers) -> None.
 EXTENSIONS: tuple[str, ...] = ("nasrepro.data.nb201_cli", "nasrepro.data.cli",
@@ -105,7 +105,11 @@ def rebuild_stale_records(tier: str | None) -> int:
     device, everyone = resolve_device("auto"), opsub_claims()
     rc = 0
     for t in [tier] if tier else ["smoke", "full"]:
-        stale, where = stale_records(t, device)
+        try:
+            stale, where = stale_records(t, device)
+        except DataError as exc:  # stages stored, but the data that keys them is not here
+            print(f"OPSUB ({t}): stored stages not checked for a rebuild: {exc}", file=sys.stderr)
+            continue
         if not stale:
             continue
         print(f"OPSUB ({t}): {len(stale)} of {len(everyone)} records missing or older "

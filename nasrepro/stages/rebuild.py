@@ -19,6 +19,7 @@ def stage_result_files(tier: str, device: str) -> tuple[list[Path], str]:
     JSON when complete for this checkout, else this reports folder's stage store on
     `device` - or ([], '') when no complete set exists (nothing to rebuild from)."""
     from nasrepro.experiments.opsub import TIERS, stage_graph, stage_store, stages_left
+    from nasrepro.paths import cache_dir
     from nasrepro.stages.committed import committed_dir, committed_result
 
     if committed_result(tier)[0] is not None:  # the claims prefer committed results
@@ -26,6 +27,8 @@ def stage_result_files(tier: str, device: str) -> tuple[list[Path], str]:
         return sorted(folder.glob("*.json")), f"committed results in {folder}"
     if TIERS[tier]["needs_cuda"] and device != "cuda":
         return [], ""
+    if not any((cache_dir() / "opsub_stages" / tier).glob("*/*.result.pt")):
+        return [], ""  # no stage stored: nothing to rebuild, and no CIFAR-10 needed to key one
     store = stage_store(tier, device)
     graph = stage_graph(tier, device)
     if stages_left(graph, store):

@@ -55,6 +55,24 @@ def test_cli_report_renders_and_rebuilds_only_what_is_stale(reports, capsys, mon
         capsys.readouterr().out
 
 
+def test_cli_report_renders_without_cifar_when_no_stage_is_stored(reports, tmp_path, capsys,
+                                                                   monkeypatch):
+    """Fixed 2026-12-06: `nasrepro report` keyed the stage store, which needs CIFAR-10, even
+    with no stage stored, so without the dataset it failed (exit 2) after a REWARD-only run.
+    With stages stored but the data gone, it says so in one line and still renders."""
+    monkeypatch.setenv("NASREPRO_DATA", str(tmp_path / "no-data"))
+    assert cli.main(["report"]) == 0
+    assert capsys.readouterr().out.strip() == str(reports / "REPORT.md")
+    stored = reports / "cache" / "opsub_stages" / "smoke" / "somekey"
+    stored.mkdir(parents=True)
+    (stored / "baseline.result.pt").write_bytes(b"")
+    assert cli.main(["report"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == str(reports / "REPORT.md")
+    assert err.startswith("OPSUB (smoke): stored stages not checked for a rebuild: CIFAR-10 "
+                          "not found") and err.count("\n") == 1
+
+
 def test_cli_list_runs(reports, capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
