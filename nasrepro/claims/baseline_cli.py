@@ -163,8 +163,14 @@ def _cmd_show(args: argparse.Namespace) -> int:
             vals = [baselines._center(r["values"][m["name"]]) for r in b["runs"]]
             vals = [v for v in vals if v is not None]
             rng = f"[{min(vals):.6g}, {max(vals):.6g}]" if vals else "—"
-            print(f"  {m['name']}: accepted {rng}, band {m['band']}")
+            print(f"  {m['name']}: accepted {rng}, {band_text(m['band'])}")
     return 0
+
+
+def band_text(band: float | None) -> str:
+    """A measurement's band as `baseline show/diff` print it: a measurement without one is
+    not gated by value (timings: its verdict is), which 'band None' did not say."""
+    return "not gated by value (no band)" if band is None else f"band {band:g}"
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
@@ -197,8 +203,8 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             acc = f"[{min(vals):.6g}, {max(vals):.6g}]" if vals else "—"
             now = m.get("center")
             now_s = f"{now:.6g}" if isinstance(now, (int, float)) else "—"
-            band = b.get("band") if b else None
-            print(f"  {m['name']}: accepted {acc} band {band}  now {now_s}")
+            band = band_text(b.get("band")) if b else "not in the baseline"
+            print(f"  {m['name']}: accepted {acc}, {band}; now {now_s}")
         env_then = base["runs"][-1]
         print(f"  env: accepted on {env_then.get('cpu_model')} ({env_then['variant']}), git "
               f"{str(env_then.get('git_sha'))[:12]}; now {rec['env'].get('cpu_model')} "

@@ -89,3 +89,12 @@ def test_cli_unknown_claim_is_a_clear_error(reports, capsys, command):
     assert cli.main(["baseline", command, "LENET-99"]) == 2
     err = capsys.readouterr().err
     assert "unknown claim 'LENET-99'" in err and "nasrepro run" not in err
+
+
+def test_baseline_show_says_which_measurements_are_not_gated_by_value(reports, capsys):
+    from nasrepro.claims.baseline_cli import band_text
+
+    assert band_text(None) == "not gated by value (no band)" and band_text(0.05) == "band 0.05"
+    assert cli.main(["baseline", "show", "REWARD-4"]) == 0   # hardware-independent: everywhere
+    out = capsys.readouterr().out
+    assert ", band 250\n" in out and "band None" not in out
