@@ -150,7 +150,13 @@ def stage_store(tier: str, device: str, seeds: int | None = None,
     own inputs (`stage_keys`), so an unrelated edit never throws finished stages away."""
     del seeds  # the seed count only decides how many c1 stages run (each keyed itself)
     key = config_hash({"tier": tier, "device": device, "data": cifar.fingerprint()})
-    return StageStore((root or cache_dir() / "opsub_stages") / tier / key)
+    return StageStore(stage_stores_dir(tier, root) / key)
+
+
+def stage_stores_dir(tier: str, root: Path | None = None) -> Path:
+    """The folder of a tier's stage stores, one per (device, CIFAR-10 files) key: listing
+    it needs no data, keying one does."""
+    return (root or cache_dir() / "opsub_stages") / tier
 
 
 def stage_keys(tier: str, device: str, seeds: int | None = None,

@@ -18,16 +18,23 @@ def stage_result_files(tier: str, device: str) -> tuple[list[Path], str]:
     """(the files the OPSUB claims of `tier` would read here, where they are) - committed
     JSON when complete for this checkout, else this reports folder's stage store on
     `device` - or ([], '') when no complete set exists (nothing to rebuild from)."""
-    from nasrepro.experiments.opsub import TIERS, stage_graph, stage_store, stages_left
-    from nasrepro.paths import cache_dir
+    from nasrepro.experiments.opsub import (
+        TIERS,
+        stage_graph,
+        stage_store,
+        stage_stores_dir,
+        stages_left,
+    )
     from nasrepro.stages.committed import committed_dir, committed_result
+    from nasrepro.train.checkpoint import StageStore
 
     if committed_result(tier)[0] is not None:  # the claims prefer committed results
         folder = committed_dir(tier)
         return sorted(folder.glob("*.json")), f"committed results in {folder}"
     if TIERS[tier]["needs_cuda"] and device != "cuda":
         return [], ""
-    if not any((cache_dir() / "opsub_stages" / tier).glob("*/*.result.pt")):
+    stores = stage_stores_dir(tier)
+    if not (stores.is_dir() and any(StageStore(d).completed() for d in stores.iterdir())):
         return [], ""  # no stage stored: nothing to rebuild, and no CIFAR-10 needed to key one
     store = stage_store(tier, device)
     graph = stage_graph(tier, device)
