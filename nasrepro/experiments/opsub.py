@@ -659,9 +659,21 @@ def result_for_claim(claim: Any) -> dict[str, Any]:
             from nasrepro.claims.records import write_incomplete
 
             write_incomplete(claim.tier, claim.claim, str(inc))
-            pytest.skip(f"{claim.claim} incomplete (no verdict): {inc}. Left: "
-                        f"{', '.join(inc.left[:4])}{' ...' if len(inc.left) > 4 else ''}")
+            pytest.skip(incomplete_skip_line(
+                claim.claim, f"{inc}. Left: {', '.join(inc.left[:4])}"
+                f"{' ...' if len(inc.left) > 4 else ''}", _INCOMPLETE_SAID))
     return shared_result(claim.tier, claim.device, claim.options.seeds)
+
+
+# why each incomplete skip of this process was first said, and by which claim
+_INCOMPLETE_SAID: dict[str, str] = {}
+
+
+def incomplete_skip_line(claim_id: str, why: str, said: dict[str, str]) -> str:
+    """The skip line of a claim whose stages are not all stored: the stages left are said by
+    the first claim; the others (the same store, so the same list) say 'as OPSUB-n'."""
+    first = said.setdefault(why, claim_id)
+    return f"{claim_id} incomplete (no verdict): {why if first == claim_id else f'as {first}'}"
 
 
 # `nasrepro run --budget/--jobs/--executor` computes the stages first, then runs the claim

@@ -363,6 +363,18 @@ def test_determinism_rerun_waits_when_it_would_pass_the_deadline(monkeypatch):
     assert opsub.rerun_does_not_fit(r, 18, 4) == ""
 
 
+def test_incomplete_skip_lines_name_the_stages_left_once():
+    """A budget-stopped run skipped OPSUB-1..5 with the same left-stages list five times."""
+    said: dict[str, str] = {}
+    why = "20 of 36 stages left; rerun to resume. Left: finetune/p1/c2, finetune/p1/c3 ..."
+    first = opsub.incomplete_skip_line("OPSUB-1", why, said)
+    assert first == f"OPSUB-1 incomplete (no verdict): {why}"
+    assert opsub.incomplete_skip_line("OPSUB-2", why, said) == \
+        "OPSUB-2 incomplete (no verdict): as OPSUB-1"
+    # a later run of the same process (fewer stages left) says its own list again
+    assert opsub.incomplete_skip_line("OPSUB-3", "3 of 36 left", said).endswith("3 of 36 left")
+
+
 def test_stages_status_says_where_a_cuda_tier_runs_and_what_is_committed(tmp_path,
                                                                          monkeypatch, capsys):
     from nasrepro.cli import main
