@@ -112,7 +112,16 @@ def _tolerance_cell(m: dict[str, Any]) -> str:
 def measurement_rows(record: dict[str, Any]) -> list[list[str]]:
     """The measurement table's rows: name, paper, ours, tolerance, verdict, detail."""
     return [[m["name"], fmt_paper(m), fmt_ours(m), _tolerance_cell(m),
-             m.get("verdict") or "—", m.get("detail", "")] for m in record["measurements"]]
+             m.get("verdict") or "—", shown_detail(m)] for m in record["measurements"]]
+
+
+def shown_detail(m: dict[str, Any]) -> str:
+    """A measurement's detail without a leading repeat of its ours cell (a judged
+    measurement without a value shows its detail's first clause there already)."""
+    detail, ours = m.get("detail", ""), fmt_ours(m)
+    if ours and detail.startswith(ours) and detail[len(ours):len(ours) + 1] in ("", ":", ";"):
+        return detail[len(ours):].lstrip(":; ")
+    return detail
 
 
 MEASUREMENT_HEADERS = ["measurement", "paper", "ours", "tolerance", "verdict", "detail"]
@@ -207,7 +216,7 @@ def short_detail(text: str) -> str:
 
 def _details_cut(record: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in record["measurements"]
-            if short_detail(m.get("detail", "")) != m.get("detail", "")]
+            if short_detail(shown_detail(m)) != shown_detail(m)]
 
 
 def short_interpretation(text: str) -> str:

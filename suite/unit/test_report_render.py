@@ -289,3 +289,18 @@ def test_first_clause_ends_before_the_first_semicolon(head, tail):
     text = head + ";" + tail
     assert markdown.first_clause(text) == head.split(";")[0].strip()
     assert ";" not in markdown.first_clause(text)
+
+
+def test_a_detail_does_not_repeat_the_ours_cell():
+    """A KM median not reached showed 'not reached within 5000 (21/50 by 5000)' in the ours
+    cell and again at the head of the detail cell, which cut the restricted mean off."""
+    km = Measurement("settle", None, verdict=Verdict.NOT_REPRODUCED,
+                     detail="median: not reached within 50 (2/5 by 50); restricted mean 47")
+    near = Measurement("rise", 0.4, verdict=Verdict.REPRODUCED, detail="0.45 >= 0")
+    rec = _record("REWARD-4", [km, near])
+    assert markdown.fmt_ours(rec["measurements"][0]) == \
+        "median: not reached within 50 (2/5 by 50)"
+    assert markdown.fmt_ours(rec["measurements"][1]).startswith("0.4")
+    assert markdown.shown_detail(rec["measurements"][0]) == "restricted mean 47"
+    assert markdown.shown_detail(rec["measurements"][1]) == "0.45 >= 0"  # not a repeat of 0.4
+    assert "| restricted mean 47 |" in render([rec])
