@@ -222,6 +222,22 @@ MUTANTS: tuple[Mutant, ...] = (
            '"code": _run_code_hash(),',
            ("suite/unit/test_robust_data_keys.py",),
            "a cached LeNet run is served past corrupt MNIST files (its key skips the data check)"),
+    Mutant("km-censored-as-events", "nasrepro/claims/survival.py",
+           "return sps.CensoredData(uncensored=t[o], right=t[~o])",
+           "return sps.CensoredData(uncensored=t)",
+           ("suite/unit/test_stats.py",),
+           "Kaplan-Meier counts a run censored at the horizon as settling there (REWARD-4's "
+           "'median not reached' would become a number)"),
+    Mutant("logrank-two-sided", "nasrepro/claims/survival.py",
+           'censored_data(y_times, y_observed), alternative="greater")',
+           'censored_data(y_times, y_observed), alternative="two-sided")',
+           ("suite/unit/test_stats.py",),
+           "'settles sooner' tested two-sided: a reward that settles later would pass too"),
+    Mutant("mann-whitney-direction", "nasrepro/claims/stats.py",
+           'p = float(sps.mannwhitneyu(xa, ya, alternative="less", method=method,',
+           'p = float(sps.mannwhitneyu(xa, ya, alternative="greater", method=method,',
+           ("suite/unit/test_stats.py",),
+           "the one-sided Mann-Whitney test asks the opposite direction"),
 )
 
 

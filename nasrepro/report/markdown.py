@@ -491,15 +491,21 @@ def _mutation_section() -> list[str]:
         return ["", "## Mutation testing", "", "No mutation run yet: `nasrepro mutants` "
                 "(nightly) applies the curated regressions and records which tests catch "
                 "them."]
+    from nasrepro.mutants import MUTANTS
+
     s = data["summary"]
     pct = f"{s['score']:.0%}" if s["score"] is not None else "—"
     env = data.get("env", {})
+    ran = {m["name"] for m in data.get("mutants", [])}
+    unrun = [m.name for m in MUTANTS if m.name not in ran]
+    drift = (f" Not in that run (added to the catalogue since; `nasrepro mutants` runs "
+             f"them): {', '.join(unrun)}." if unrun else "")
     return ["", "## Mutation testing", "",
             f"Mutation score **{s['killed']}/{s['judged']} = {pct}** ({where}: run "
             f"{data.get('finished_at', '?')}, git {env.get('git_sha', '?')[:12]}); "
             f"survivors: {', '.join(s['survivors']) or 'none'}; stale: "
             f"{', '.join(s['stale']) or 'none'}. Per mutant: [{MUTANTS_APPENDIX}]"
-            f"({MUTANTS_APPENDIX})."]
+            f"({MUTANTS_APPENDIX}).{drift}"]
 
 
 def render_mutants_appendix() -> str | None:
