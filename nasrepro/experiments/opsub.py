@@ -735,6 +735,6 @@ def smoke_not_run(result: Any, r: dict[str, Any]) -> None:
         result.not_run_reason = (
             f"smoke tier: {r['network']} on {r['config']['train_per_class'] * 10} training "
             f"images, {r['epochs']['end']} fine-tune epochs - accuracies of ~40 % say nothing "
-            "about WRN-40-2 at 96 %. The numbers below exercise the same pipeline and gate "
+            "about WRN-40-2 at 96 %. Its measurements exercise the same pipeline and gate "
             "regressions against the accepted smoke baseline; run --tier full on a GPU for "
             "the paper verdict.")

@@ -298,9 +298,21 @@ def factor_columns(rows: list[list[str]], headers: list[str],
     return [[r[j] for j in keepj] for r in rows], [headers[j] for j in keepj], common
 
 
+def measurements_in_appendix(record: dict[str, Any]) -> bool:
+    """A claim not run at this scale (OPSUB's smoke tier): its measurements have no paper
+    verdict and gate regressions only, so the report links them instead of showing them
+    (they read like results, and were a fifth of the report)."""
+    return record.get("verdict") == "NOT RUN" and bool(record.get("measurements"))
+
+
 def _measurement_block(record: dict[str, Any], once: _Once) -> list[str]:
     if not record["measurements"]:
         return []
+    if measurements_in_appendix(record):
+        n = len(record["measurements"])
+        return ["", f"{n} measurement{'s' * (n != 1)} at this scale, no paper verdict, each "
+                f"compared with the accepted baseline only: "
+                f"{_more_link(record, 'table and tolerances in the appendix')}."]
     cid, tier = record["claim"], record["tier"]
     rows = [[*r[:-1], short_detail(r[-1])] for r in measurement_rows(record)]
     rows, headers, common = factor_columns(rows, MEASUREMENT_HEADERS)
@@ -572,20 +584,40 @@ def render(records: Iterable[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _appendix_claim(r: dict[str, Any], interp: _Once) -> list[str]:
+def _appendix_measurements(r: dict[str, Any], said: dict[str, dict[str, Any]]) -> list[str]:
+    """The measurement table and tolerances of a claim the report only links
+    (`measurements_in_appendix`); a rationale said for an earlier claim of the paper is
+    linked to it."""
+    lines = []
+    for k, v in _rationales(r):
+        first = said.setdefault(v, r)
+        lines.append(f"- {k}: " + (v if first is r else f"as for [{first['claim']}]"
+                                   f"(#{_more_anchor(first)})"))
+    rows, headers, common = factor_columns(measurement_rows(r), MEASUREMENT_HEADERS)
+    return (["", f"Measurements ({r['verdict']}: no paper verdict at this scale; each is "
+             "compared with the accepted baseline):", "", table(rows, headers)]
+            + (["", "Same in every row: " + "; ".join(common) + "."] if common else [])
+            + (["", "Tolerances:", *lines] if lines else []))
+
+
+def _appendix_claim(r: dict[str, Any], interp: _Once,
+                    said: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """A claim's appendix part: the interpretation, rationales, notes and tables the report
     cut or left out (empty when it left nothing out). `interp` sees the interpretations in
-    the report's order, so the shared text is left out and linked the same way."""
+    the report's order, so the shared text is left out and linked the same way; `said`, the
+    rationales of this paper's earlier linked-only measurement tables."""
     body = []
     text = r.get("interpretation", "")
     if text:
         own, links = interp.parts(text, r["claim"], r["tier"])
         if short_interpretation(own) != own:
             body += ["", "**Interpretation.** " + " ".join(x for x in (own, links) if x)]
-    if _details_cut(r):
+    if measurements_in_appendix(r):
+        body += _appendix_measurements(r, {} if said is None else said)
+    elif _details_cut(r):
         body += ["", "Measurement details:", *[f"- {m['name']}: {m['detail']}"
                                               for m in _details_cut(r)]]
-    if _rationales_cut(r):
+    if _rationales_cut(r) and not measurements_in_appendix(r):
         body += ["", "Tolerances:", *[f"- {k}: {v}" for k, v in _rationales(r)]]
     if r.get("notes") and not notes_inline(r):
         body += ["", "Notes:", *[f"- {n}" for n in r["notes"]]]
@@ -615,8 +647,10 @@ def render_appendices(records: Iterable[dict[str, Any]]) -> dict[str, str]:
     are absent)."""
     out: dict[str, list[str]] = {}
     interps: dict[str, _Once] = {}
+    said: dict[str, dict[str, dict[str, Any]]] = {}
     for paper, r in _in_report_order(records):
-        part = _appendix_claim(r, interps.setdefault(paper.id, _Once("../REPORT.md")))
+        part = _appendix_claim(r, interps.setdefault(paper.id, _Once("../REPORT.md")),
+                               said.setdefault(paper.id, {}))
         if part:
             out.setdefault(paper.id, [
                 f"# {paper.id} appendix", "", "What [REPORT.md](../REPORT.md) leaves out of "

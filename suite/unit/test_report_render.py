@@ -104,14 +104,38 @@ def test_no_paragraph_repeats_across_claims_sharing_text():
 
 def test_columns_equal_in_every_row_are_stated_once_but_paper_and_ours_stay():
     ms = [Measurement(f"m{i} [1080ti, T = 25 ms]", 0.5 + i, paper=1.0, tolerance=AT_LEAST,
-                      verdict=Verdict.NOT_RUN, detail="smoke scale: no paper verdict")
+                      verdict=Verdict.REPRODUCED, detail="one seed")
           for i in range(3)]
     text = render([_record("REWARD-4", ms)])
     rows = _rows(text, "REWARD-4")
     assert set(rows) == {"m0", "m1", "m2"}
     assert all(r["paper"] == "1" for r in rows.values()) and "tolerance" not in rows["m0"]
     assert ("Same in every row of REWARD-4: measurements on 1080ti, T = 25 ms; tolerance ≥ "
-            "paper − 0.16; detail “smoke scale: no paper verdict”.") in text
+            "paper − 0.16; detail “one seed”.") in text
+
+
+def test_a_claim_not_run_at_this_scale_links_its_measurements_to_the_appendix():
+    """OPSUB's smoke tables (NOT RUN: regression gates, no paper verdict) read like results
+    and were a fifth of the report; the report links them, the appendix holds them with
+    their tolerances (a rationale shared by later claims said once)."""
+    ms = [Measurement(f"c{i} - c1", -3.0 - i, paper=0.28, threshold=0.0, tolerance=AT_LEAST,
+                      verdict=Verdict.NOT_RUN, detail="smoke scale: no paper verdict")
+          for i in range(3)]
+    recs = [_record(c, ms, reason=REASON) for c in ("OPSUB-1", "OPSUB-2")]
+    text = render(recs)
+    assert "| c1 - c1 |" not in text
+    assert ("3 measurements at this scale, no paper verdict, each compared with the accepted "
+            "baseline only: [table and tolerances in the appendix]"
+            "(appendix/OPSUB.md#opsub-1-smoke-more).") in text
+    appendix = render_appendices(recs)["OPSUB"]
+    assert appendix.count("| c0 - c1 | 0.28 | -3 | NOT RUN |") == 2
+    assert "Same in every row: tolerance ≥ threshold 0 − 0.16;" in appendix
+    assert appendix.count(AT_LEAST.rationale) == 1
+    assert "- ≥ threshold 0 − 0.16: as for [OPSUB-1](#opsub-1-smoke-more)" in appendix
+    # a judged claim keeps its table in the report
+    judged = _record("OPSUB-1", [Measurement("d", 0.5, paper=0.28, threshold=0.0,
+                                             tolerance=AT_LEAST)])
+    assert "| d | 0.28 | 0.5 |" in render([judged])
 
 
 def test_long_tables_and_notes_go_to_the_appendix_with_a_link(reports):
