@@ -52,6 +52,15 @@ class Status:
             total += rest * self.per_epoch.get(s.stage.kind, 0.0)
         return total
 
+    def epochs_left_text(self) -> str:
+        """Epochs the left stages still train, per kind (e.g. 'baseline 200, finetune 950'):
+        the size of the work before any of it is timed on this machine."""
+        per_kind: dict[str, int] = {}
+        for s in self.left:
+            per_kind[s.stage.kind] = per_kind.get(s.stage.kind, 0) + max(0, s.stage.epochs
+                                                                        - s.epoch)
+        return ", ".join(f"{k} {v}" for k, v in per_kind.items())
+
     def lines(self, jobs: int = 1) -> list[str]:
         """Human summary: done / in flight / left, and the ETA at `jobs` concurrent stages."""
         n, left = len(self.states), self.left
@@ -72,7 +81,8 @@ class Status:
         secs = self.seconds_left()
         if left:
             if secs is None:
-                out.append("  ETA: unknown (no epoch of a left stage's kind measured yet)")
+                out.append("  ETA: unknown until an epoch of each kind is measured here; "
+                           "epochs left: " + self.epochs_left_text())
             else:
                 par = max(1, min(jobs, len(left)))
                 out.append(f"  ETA: {fmt_seconds(secs)} sequential"

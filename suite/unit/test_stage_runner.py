@@ -316,6 +316,7 @@ def _record(tmp, name, values, verdict="NOT RUN"):
         "measurements": [{"name": k, "value": v} for k, v in values.items()]}))
 
 
+@needs_cifar  # the stage graph's keys hold the CIFAR-10 checksums
 def test_progress_eta_comes_from_per_epoch_times():
     """The runner's progress ETA: left epochs x seconds per epoch of their kind (kinds not
     measured yet scaled from the host's by images), shared by the jobs; unknown before the
@@ -375,6 +376,7 @@ def test_incomplete_skip_lines_name_the_stages_left_once():
     assert opsub.incomplete_skip_line("OPSUB-3", "3 of 36 left", said).endswith("3 of 36 left")
 
 
+@needs_cifar  # the stage store is keyed by the CIFAR-10 checksums
 def test_stages_status_says_where_a_cuda_tier_runs_and_what_is_committed(tmp_path,
                                                                          monkeypatch, capsys):
     from nasrepro.cli import main
@@ -384,6 +386,14 @@ def test_stages_status_says_where_a_cuda_tier_runs_and_what_is_committed(tmp_pat
     assert main(["stages", "status", "--tier", "full", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "stages: 0 of 37 done" in out
+    # before any epoch is timed here, the ETA says how much work is left: the epochs of the
+    # full recipe per kind (the 200-epoch host, 19 fine-tunes x 50 epochs, ...)
+    per_kind: dict[str, int] = {}
+    for stage in opsub.stage_graph("full", "cpu"):
+        per_kind[stage.kind] = per_kind.get(stage.kind, 0) + stage.epochs
+    assert per_kind["baseline"] == 200 and per_kind["finetune"] == 19 * 50
+    assert ("ETA: unknown until an epoch of each kind is measured here; epochs left: "
+            + ", ".join(f"{k} {v}" for k, v in per_kind.items())) in out
     assert "the full tier's stages run on CUDA only" in out
     assert f"committed results alone (none in {tmp_path / 'none' / 'full'};" in out
     assert main(["stages", "status", "--tier", "smoke", "--device", "cpu"]) == 0
