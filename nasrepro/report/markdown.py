@@ -17,6 +17,7 @@ from typing import Any
 
 from nasrepro.claims.records import load_incomplete, load_records
 from nasrepro.claims.references import load_papers
+from nasrepro.claims.session import TIERS
 from nasrepro.files import atomic_write_text
 from nasrepro.paths import REPORTS_ENV, reports_dir
 from nasrepro.report import sensitivity
@@ -445,8 +446,29 @@ def _summary_section(by_claim: dict[str, list[dict[str, Any]]], papers: dict[str
                     flag += f"; a later run stopped incomplete ({later['why']}; {later['at']})"
                 rows.append([f"[{cid}](#{anchor(cid, r['tier'])})", r["tier"],
                              r["verdict"] + flag, rows_met(r), misses(r), status])
-    return ["", "## Summary", "", table(rows, ["claim", "tier", "verdict", "rows met",
-                                               "not reproduced (ours)", "baseline"])]
+    return ["", "## Summary", "", *verdict_counts(by_claim), table(
+        rows, ["claim", "tier", "verdict", "rows met", "not reproduced (ours)", "baseline"])]
+
+
+VERDICT_ORDER = ("REPRODUCED", "PARTIAL", "NOT REPRODUCED", "NOT RUN")
+
+
+def verdict_counts(by_claim: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """One line per tier counting the records' verdicts, e.g. 'smoke tier: 8 REPRODUCED,
+    9 PARTIAL, 2 NOT REPRODUCED, 3 NOT RUN (22 claims)' (none without records)."""
+    counts: dict[str, dict[str, int]] = {}
+    for recs in by_claim.values():
+        for r in recs:
+            tier = counts.setdefault(r["tier"], {})
+            tier[r["verdict"]] = tier.get(r["verdict"], 0) + 1
+    out = []
+    for tier in (t for t in TIERS if t in counts):
+        c = counts[tier]
+        parts = [f"{c[v]} {v}" for v in (*VERDICT_ORDER, *sorted(set(c) - set(VERDICT_ORDER)))
+                 if c.get(v)]
+        n = sum(c.values())
+        out.append(f"- {tier} tier: {', '.join(parts)} ({n} claim{'s' * (n != 1)})")
+    return [*out, ""] if out else []
 
 
 def rows_met(record: dict[str, Any]) -> str:

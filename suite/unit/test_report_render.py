@@ -328,3 +328,16 @@ def test_a_detail_does_not_repeat_the_ours_cell():
     assert markdown.shown_detail(rec["measurements"][0]) == "restricted mean 47"
     assert markdown.shown_detail(rec["measurements"][1]) == "0.45 >= 0"  # not a repeat of 0.4
     assert "| restricted mean 47 |" in render([rec])
+
+
+def test_the_summary_counts_verdicts_per_tier_from_the_records():
+    judged = [Measurement("a", 1.0, paper=1.0, tolerance=Tolerance("absolute", 0.1, "r"))]
+    missed = [Measurement("a", 2.0, paper=1.0, tolerance=Tolerance("absolute", 0.1, "r"))]
+    recs = [_record("LENET-1", judged), _record("LENET-2", judged), _record("LENET-3", missed),
+            _record("OPSUB-1", [Measurement("d", 1.0, paper=1.0, verdict=Verdict.NOT_RUN)])]
+    full = _record("LENET-4", judged)
+    full["tier"] = "full"
+    text = render([*recs, full])
+    assert "- smoke tier: 2 REPRODUCED, 1 NOT REPRODUCED, 1 NOT RUN (4 claims)" in text
+    assert "- full tier: 1 REPRODUCED (1 claim)" in text
+    assert markdown.verdict_counts({}) == []
