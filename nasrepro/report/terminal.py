@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from nasrepro.claims.baselines import baseline_key
-from nasrepro.report.markdown import rows_met
+from nasrepro.report.markdown import rows_met, verdict_counts
 
 NO_BASELINE = "no-baseline-for-class"
 
@@ -57,5 +57,7 @@ def verdict_lines(records: list[dict[str, Any]]) -> list[str]:
         out.append(f"{r['claim']:<11} [{r['tier']}] {r['verdict']:<15} {rows:<18} "
                    f"baseline: {r['baseline']['status']}")
         out += [f"{'':<10}   {line}" for line in info]
+    if len(records) > 1:  # the counts per tier, as REPORT.md's summary opens with
+        out += [line.removeprefix("- ") for line in verdict_counts({"": records}) if line]
     footer = no_baseline_line(records)
     return [*out, footer] if footer else out

@@ -27,7 +27,8 @@ def test_claims_without_a_baseline_for_the_class_share_one_line_and_one_command(
             _record("LENET-4", terminal.NO_BASELINE, [note], "NOT REPRODUCED"),
             _record("LENET-5", terminal.NO_BASELINE, [note])]
     lines = terminal.verdict_lines(recs)
-    assert len(lines) == 5 and not any(note in line for line in lines)
+    assert len(lines) == 6 and not any(note in line for line in lines)
+    assert lines[4] == "smoke tier: 3 REPRODUCED, 1 NOT REPRODUCED (4 claims)"
     assert lines[2].startswith("LENET-4     [smoke] NOT REPRODUCED")
     assert lines[2].endswith("baseline: no-baseline-for-class")
     assert lines[-1].startswith(f"3 hardware-dependent claim(s) judged but not "
@@ -35,3 +36,8 @@ def test_claims_without_a_baseline_for_the_class_share_one_line_and_one_command(
                                 "(GCNAS-1, LENET-4, LENET-5)")
     assert "`nasrepro baseline record --tier smoke --claim GCNAS --claim LENET`" in lines[-1]
     assert terminal.no_baseline_line([_record("REWARD-1")]) is None
+
+
+def test_one_record_has_no_count_line():
+    assert terminal.verdict_lines([_record("REWARD-1")]) == [
+        "REWARD-1    [smoke] REPRODUCED                         baseline: match"]
