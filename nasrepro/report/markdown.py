@@ -18,6 +18,7 @@ from typing import Any
 from nasrepro.claims.records import load_incomplete, load_records
 from nasrepro.claims.references import load_papers
 from nasrepro.claims.session import TIERS
+from nasrepro.claims.verdicts import Verdict
 from nasrepro.files import atomic_write_text
 from nasrepro.paths import REPORTS_ENV, reports_dir
 from nasrepro.report import sensitivity
@@ -450,9 +451,6 @@ def _summary_section(by_claim: dict[str, list[dict[str, Any]]], papers: dict[str
         rows, ["claim", "tier", "verdict", "rows met", "not reproduced (ours)", "baseline"])]
 
 
-VERDICT_ORDER = ("REPRODUCED", "PARTIAL", "NOT REPRODUCED", "NOT RUN")
-
-
 def verdict_counts(by_claim: dict[str, list[dict[str, Any]]]) -> list[str]:
     """One line per tier counting the records' verdicts, e.g. 'smoke tier: 8 REPRODUCED,
     9 PARTIAL, 2 NOT REPRODUCED, 3 NOT RUN (22 claims)' (none without records)."""
@@ -464,8 +462,8 @@ def verdict_counts(by_claim: dict[str, list[dict[str, Any]]]) -> list[str]:
     out = []
     for tier in (t for t in TIERS if t in counts):
         c = counts[tier]
-        parts = [f"{c[v]} {v}" for v in (*VERDICT_ORDER, *sorted(set(c) - set(VERDICT_ORDER)))
-                 if c.get(v)]
+        order = [v.value for v in Verdict]  # the vocabulary's order, then anything else
+        parts = [f"{c[v]} {v}" for v in (*order, *sorted(set(c) - set(order))) if c.get(v)]
         n = sum(c.values())
         out.append(f"- {tier} tier: {', '.join(parts)} ({n} claim{'s' * (n != 1)})")
     return [*out, ""] if out else []
