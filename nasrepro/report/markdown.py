@@ -1,9 +1,10 @@
 """Render reports/REPORT.md from the result records (never re-running an experiment).
 
-One function per section (header, summary, mutation testing, paper, claim and its parts), so
-a new section is one more function called from `render`. Large record tables go to a
-per-paper appendix (reports/appendix/<PAPER>.md), written from the same records by
-`write_report`, and the claim links to them.
+One function per section (header, summary, paper, claim and its parts), so a new section is
+one more function called from `render`; the sections over other records live beside it
+(`mutation.py`, `latency.py`, `sensitivity.py`), the terminal block in `terminal.py`. Large
+record tables go to a per-paper appendix (reports/appendix/<PAPER>.md), written from the same
+records by `write_report`, and the claim links to them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from nasrepro.claims.session import TIERS
 from nasrepro.claims.verdicts import Verdict
 from nasrepro.files import atomic_write_text
 from nasrepro.paths import REPORTS_ENV, reports_dir
-from nasrepro.report import sensitivity
+from nasrepro.report import mutation, sensitivity
 from nasrepro.report.latency import section as latency_section
 
 TIER_ORDER = {"smoke": 0, "full": 1}
@@ -35,7 +36,6 @@ INTERPRETATION_CHARS = 300
 RATIONALE_CHARS = 200
 DETAIL_CHARS = 160  # a measurement's detail cell: its leading clauses (the appendix has all)
 APPENDIX_DIR = "appendix"
-MUTANTS_APPENDIX = f"{APPENDIX_DIR}/mutants.md"
 
 
 def fmt(x: Any, digits: int = 6) -> str:
@@ -504,55 +504,6 @@ def misses(record: dict[str, Any], most: int = 2) -> str:
     return "; ".join(out) or "—"
 
 
-def _mutation_run() -> tuple[dict[str, Any] | None, str]:
-    """The last `nasrepro mutants` run (this reports folder's, else the committed one) and
-    where it came from; None if there is none."""
-    from nasrepro.files import read_json
-    from nasrepro.mutants import committed_mutants_path, mutants_path
-
-    path, where = mutants_path(), "this reports folder"
-    if not path.is_file():
-        path, where = committed_mutants_path(), "the run committed in reference_results/"
-    return (read_json(path) if path.is_file() else None), where
-
-
-def _mutation_section() -> list[str]:
-    """The mutation score and survivors (the per-mutant table is in the appendix)."""
-    data, where = _mutation_run()
-    if data is None:
-        return ["", "## Mutation testing", "", "No mutation run yet: `nasrepro mutants` "
-                "(nightly) applies the curated regressions and records which tests catch "
-                "them."]
-    from nasrepro.mutants import MUTANTS
-
-    s = data["summary"]
-    pct = f"{s['score']:.0%}" if s["score"] is not None else "—"
-    env = data.get("env", {})
-    ran = {m["name"] for m in data.get("mutants", [])}
-    unrun = [m.name for m in MUTANTS if m.name not in ran]
-    drift = (f" Not in that run (added to the catalogue since; `nasrepro mutants` runs "
-             f"them): {', '.join(unrun)}." if unrun else "")
-    return ["", "## Mutation testing", "",
-            f"Mutation score **{s['killed']}/{s['judged']} = {pct}** ({where}: run "
-            f"{data.get('finished_at', '?')}, git {env.get('git_sha', '?')[:12]}); "
-            f"survivors: {', '.join(s['survivors']) or 'none'}; stale: "
-            f"{', '.join(s['stale']) or 'none'}. Per mutant: [{MUTANTS_APPENDIX}]"
-            f"({MUTANTS_APPENDIX}).{drift}"]
-
-
-def render_mutants_appendix() -> str | None:
-    """The per-mutant table of the last mutation run (None without one)."""
-    data, where = _mutation_run()
-    if data is None:
-        return None
-    rows = [[m["name"], m["why"], m["status"], (m.get("caught_by") or [""])[0][:90],
-             f"{m.get('seconds', 0):.0f}"] for m in data["mutants"]]
-    return "\n".join([
-        "# Mutation testing: per mutant", "", f"From {where} (run "
-        f"{data.get('finished_at', '?')}); back to [REPORT.md](../REPORT.md#mutation-testing).",
-        "", table(rows, ["mutant", "regression", "status", "first failing test", "s"])]) + "\n"
-
-
 def _paper_section(paper: Any, by_claim: dict[str, list[dict[str, Any]]],
                    incomplete: dict[str, dict[str, dict[str, Any]]],
                    one_machine: bool = False) -> list[str]:
@@ -596,7 +547,7 @@ def render(records: Iterable[dict[str, Any]]) -> str:
     lines = _header(records, papers) + _summary_section(by_claim, papers, incomplete)
     if len(machines) == 1:
         lines += ["", f"Every record ran on {machines[0]}."]
-    lines += _mutation_section()
+    lines += mutation.section()
     lines += latency_section()
     lines += sensitivity.section(records)  # REWARD-SENS summary (extension)
     for paper in papers.values():
@@ -705,9 +656,9 @@ def write_report(tier: str | None = None) -> Path:
     records = load_records(tier)
     root = reports_dir()
     files = {appendix_path(p): text for p, text in render_appendices(records).items()}
-    mutants = render_mutants_appendix()
+    mutants = mutation.appendix()
     if mutants is not None:
-        files[MUTANTS_APPENDIX] = mutants
+        files[mutation.APPENDIX] = mutants
     for rel, text in files.items():
         atomic_write_text(root / rel, text)
     for stale in (root / APPENDIX_DIR).glob("*.md"):

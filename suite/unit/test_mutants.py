@@ -41,16 +41,16 @@ def test_report_names_catalogue_mutants_the_shown_run_did_not_include(tmp_path, 
     """A committed run of 40 mutants kept reading '40/40 = 100%' after mutants were added
     that it never ran; the section now names them."""
     from nasrepro.files import atomic_write_json
-    from nasrepro.report.markdown import _mutation_section
+    from nasrepro.report.mutation import section
 
     monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path))
     names = [m.name for m in mutants.MUTANTS]
     run = {"summary": {"killed": 2, "judged": 2, "score": 1.0, "survivors": [], "stale": []},
            "mutants": [{"name": n} for n in names[:-2]], "finished_at": "t", "env": {}}
     atomic_write_json(mutants.mutants_path(), run)
-    text = " ".join(_mutation_section())
+    text = " ".join(section())
     assert f"Not in that run (added to the catalogue since; `nasrepro mutants` runs them): " \
            f"{names[-2]}, {names[-1]}." in text
     run["mutants"] = [{"name": n} for n in names]
     atomic_write_json(mutants.mutants_path(), run)
-    assert "Not in that run" not in " ".join(_mutation_section())
+    assert "Not in that run" not in " ".join(section())
