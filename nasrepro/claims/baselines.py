@@ -255,14 +255,16 @@ class Comparison:
     problems: list[str] = field(default_factory=list)
     info: list[str] = field(default_factory=list)
     baseline_file: str = ""
+    emulated_only: bool = False  # a timing claim whose class was recorded by emulation only
 
     @property
     def ok(self) -> bool:
         return self.status in OK_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "problems": self.problems, "info": self.info,
-                "baseline_file": self.baseline_file}
+        out = {"status": self.status, "problems": self.problems, "info": self.info,
+               "baseline_file": self.baseline_file}
+        return {**out, "emulated_only": True} if self.emulated_only else out
 
 
 def _flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
@@ -405,7 +407,7 @@ def compare(record: dict[str, Any], baseline: dict[str, Any] | None,
             f"{cpu} (ATEN_CPU_CAPABILITY); times depend on the real microarchitecture, so "
             "this timing claim is judged and recorded but not gated until it is recorded on "
             f"a real machine of the class (`nasrepro baseline record --tier {tier} --claim "
-            f"{claim}`)"], where)
+            f"{claim}`)"], where, emulated_only=True)
     dev_then, dev_now = baseline["config"].get("device"), record["config"].get("device")
     if dev_then != dev_now:
         return Comparison("not-compared", [], [

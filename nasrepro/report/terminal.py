@@ -31,21 +31,41 @@ def info_lines(records: list[dict[str, Any]]) -> list[list[str]]:
     return out
 
 
+def _record_command(records: list[dict[str, Any]]) -> str:
+    """`nasrepro baseline record` for the papers of these records (first tier's)."""
+    tiers = sorted({r["tier"] for r in records})
+    papers = dict.fromkeys(r["claim"].split("-")[0] for r in records)
+    return (f"nasrepro baseline record --tier {tiers[0]} "
+            + " ".join(f"--claim {p}" for p in papers))
+
+
+def emulated_timing_line(records: list[dict[str, Any]]) -> str | None:
+    """One line for the timing claims whose class baselines were recorded by emulating its
+    code path on another CPU: times are not gated there (the command that would gate them
+    must run on a real machine of the class, not here)."""
+    emulated = [r for r in records if r["baseline"].get("emulated_only")]
+    if not emulated:
+        return None
+    classes = sorted({str(baseline_key(r)) for r in emulated})
+    return (f"{len(emulated)} timing claim(s) judged but not regression-checked: the "
+            f"baselines of machine class {', '.join(classes)} were recorded by emulating its "
+            f"CPU code path, and times depend on the real microarchitecture "
+            f"({', '.join(r['claim'] for r in emulated)}). On a real machine of that class, "
+            f"record them with `{_record_command(emulated)}`.")
+
+
 def no_baseline_line(records: list[dict[str, Any]]) -> str | None:
     """One line for every claim judged without a baseline for this machine class: which, and
     the one command that records them all."""
-    unkeyed = [r for r in records if r["baseline"]["status"] == NO_BASELINE]
+    unkeyed = [r for r in records if r["baseline"]["status"] == NO_BASELINE
+               and not r["baseline"].get("emulated_only")]
     if not unkeyed:
         return None
     classes = sorted({str(baseline_key(r)) for r in unkeyed})
-    tiers = sorted({r["tier"] for r in unkeyed})
-    papers = dict.fromkeys(r["claim"].split("-")[0] for r in unkeyed)
     claims = ", ".join(r["claim"] for r in unkeyed)
-    cmd = (f"nasrepro baseline record --tier {tiers[0]} "
-           + " ".join(f"--claim {p}" for p in papers))
     return (f"{len(unkeyed)} hardware-dependent claim(s) judged but not regression-checked: no "
             f"baseline for machine class {', '.join(classes)} ({claims}). Once their records "
-            f"are reviewed, record baselines with `{cmd}`.")
+            f"are reviewed, record baselines with `{_record_command(unkeyed)}`.")
 
 
 def verdict_lines(records: list[dict[str, Any]]) -> list[str]:
@@ -59,5 +79,5 @@ def verdict_lines(records: list[dict[str, Any]]) -> list[str]:
         out += [f"{'':<10}   {line}" for line in info]
     if len(records) > 1:  # the counts per tier, as REPORT.md's summary opens with
         out += [line.removeprefix("- ") for line in verdict_counts({"": records}) if line]
-    footer = no_baseline_line(records)
-    return [*out, footer] if footer else out
+    return [*out, *(line for line in (emulated_timing_line(records), no_baseline_line(records))
+                    if line)]

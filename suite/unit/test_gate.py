@@ -274,7 +274,9 @@ def test_timing_claim_with_only_emulated_runs_is_reported_not_gated():
     now["timing"] = True
     c = baselines.compare(now, base)
     assert c.status == "no-baseline-for-class" and "microarchitecture" in c.info[0]
+    assert c.to_dict()["emulated_only"] is True  # the terminal says so in its own line
     now["timing"] = False  # numerics recorded by emulation are exact: gated
+    assert "emulated_only" not in baselines.compare(now, base).to_dict()
     assert baselines.compare(now, base).status == "changed"
 
 

@@ -41,3 +41,21 @@ def test_claims_without_a_baseline_for_the_class_share_one_line_and_one_command(
 def test_one_record_has_no_count_line():
     assert terminal.verdict_lines([_record("REWARD-1")]) == [
         "REWARD-1    [smoke] REPRODUCED                         baseline: match"]
+
+
+def test_timing_claims_of_an_emulated_class_get_their_own_line_not_the_record_command():
+    """The emulated-AVX2 CI run put LENET-1, -2, -9 (timing; their class recorded by
+    emulation only) in the no-baseline line, whose command would record this machine's
+    native class; they need a real machine of the class."""
+    avx2 = "cpu-intel-avx2-2c-torch2.13.0_cpu"
+    timing = [_record(c, terminal.NO_BASELINE, ["emulated ..."]) for c in ("LENET-1", "LENET-9")]
+    for r in timing:
+        r["baseline"]["emulated_only"] = True
+        r["env"]["machine_class"] = avx2
+    lines = terminal.verdict_lines([*timing, _record("REWARD-1")])
+    assert lines[-1] == (
+        "2 timing claim(s) judged but not regression-checked: the baselines of machine class "
+        f"{avx2} were recorded by emulating its CPU code path, and times depend on the real "
+        "microarchitecture (LENET-1, LENET-9). On a real machine of that class, record them "
+        "with `nasrepro baseline record --tier smoke --claim LENET`.")
+    assert terminal.no_baseline_line(timing) is None
