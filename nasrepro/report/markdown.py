@@ -218,7 +218,7 @@ def short_detail(text: str) -> str:
 
 def _details_cut(record: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in record["measurements"]
-            if short_detail(shown_detail(m)) != shown_detail(m)]
+            if short_detail(shown := shown_detail(m)) != shown]
 
 
 def short_interpretation(text: str) -> str:
@@ -447,26 +447,27 @@ def _summary_section(by_claim: dict[str, list[dict[str, Any]]], papers: dict[str
                     flag += f"; a later run stopped incomplete ({later['why']}; {later['at']})"
                 rows.append([f"[{cid}](#{anchor(cid, r['tier'])})", r["tier"],
                              r["verdict"] + flag, rows_met(r), misses(r), status])
-    return ["", "## Summary", "", *verdict_counts(by_claim), table(
+    counts = [f"- {line}" for line in verdict_counts(r for recs in by_claim.values()
+                                                     for r in recs)]
+    return ["", "## Summary", "", *counts, *([""] if counts else []), table(
         rows, ["claim", "tier", "verdict", "rows met", "not reproduced (ours)", "baseline"])]
 
 
-def verdict_counts(by_claim: dict[str, list[dict[str, Any]]]) -> list[str]:
+def verdict_counts(records: Iterable[dict[str, Any]]) -> list[str]:
     """One line per tier counting the records' verdicts, e.g. 'smoke tier: 8 REPRODUCED,
     9 PARTIAL, 2 NOT REPRODUCED, 3 NOT RUN (22 claims)' (none without records)."""
     counts: dict[str, dict[str, int]] = {}
-    for recs in by_claim.values():
-        for r in recs:
-            tier = counts.setdefault(r["tier"], {})
-            tier[r["verdict"]] = tier.get(r["verdict"], 0) + 1
+    for r in records:
+        tier = counts.setdefault(r["tier"], {})
+        tier[r["verdict"]] = tier.get(r["verdict"], 0) + 1
+    order = [v.value for v in Verdict]  # the vocabulary's order, then anything else
     out = []
     for tier in (t for t in TIERS if t in counts):
         c = counts[tier]
-        order = [v.value for v in Verdict]  # the vocabulary's order, then anything else
         parts = [f"{c[v]} {v}" for v in (*order, *sorted(set(c) - set(order))) if c.get(v)]
         n = sum(c.values())
-        out.append(f"- {tier} tier: {', '.join(parts)} ({n} claim{'s' * (n != 1)})")
-    return [*out, ""] if out else []
+        out.append(f"{tier} tier: {', '.join(parts)} ({n} claim{'s' * (n != 1)})")
+    return out
 
 
 def rows_met(record: dict[str, Any]) -> str:
@@ -572,7 +573,7 @@ def _appendix_measurements(r: dict[str, Any], said: dict[str, dict[str, Any]]) -
 
 
 def _appendix_claim(r: dict[str, Any], interp: _Once,
-                    said: dict[str, dict[str, Any]] | None = None) -> list[str]:
+                    said: dict[str, dict[str, Any]]) -> list[str]:
     """A claim's appendix part: the interpretation, rationales, notes and tables the report
     cut or left out (empty when it left nothing out). `interp` sees the interpretations in
     the report's order, so the shared text is left out and linked the same way; `said`, the
@@ -583,13 +584,14 @@ def _appendix_claim(r: dict[str, Any], interp: _Once,
         own, links = interp.parts(text, r["claim"], r["tier"])
         if short_interpretation(own) != own:
             body += ["", "**Interpretation.** " + " ".join(x for x in (own, links) if x)]
-    if measurements_in_appendix(r):
-        body += _appendix_measurements(r, {} if said is None else said)
-    elif _details_cut(r):
-        body += ["", "Measurement details:", *[f"- {m['name']}: {m['detail']}"
-                                              for m in _details_cut(r)]]
-    if _rationales_cut(r) and not measurements_in_appendix(r):
-        body += ["", "Tolerances:", *[f"- {k}: {v}" for k, v in _rationales(r)]]
+    if measurements_in_appendix(r):  # table, details and tolerances all in one place
+        body += _appendix_measurements(r, said)
+    else:
+        if cut := _details_cut(r):
+            body += ["", "Measurement details:", *[f"- {m['name']}: {m['detail']}"
+                                                  for m in cut]]
+        if _rationales_cut(r):
+            body += ["", "Tolerances:", *[f"- {k}: {v}" for k, v in _rationales(r)]]
     if r.get("notes") and not notes_inline(r):
         body += ["", "Notes:", *[f"- {n}" for n in r["notes"]]]
     for t in r.get("tables", []):

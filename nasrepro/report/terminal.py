@@ -78,6 +78,6 @@ def verdict_lines(records: list[dict[str, Any]]) -> list[str]:
                    f"baseline: {r['baseline']['status']}")
         out += [f"{'':<10}   {line}" for line in info]
     if len(records) > 1:  # the counts per tier, as REPORT.md's summary opens with
-        out += [line.removeprefix("- ") for line in verdict_counts({"": records}) if line]
+        out += verdict_counts(records)
     return [*out, *(line for line in (emulated_timing_line(records), no_baseline_line(records))
                     if line)]
