@@ -74,6 +74,14 @@ def baseline_key(record: dict[str, Any]) -> str | None:
     return record["env"]["machine_class"]
 
 
+def class_option(record: dict[str, Any]) -> str:
+    """' --class CAP' for a record whose CPU code path was capped (ATEN_CPU_CAPABILITY, the
+    emulated lower class): `baseline record` without it would record this machine's native
+    class, not the one the record was judged against."""
+    cap = str(record.get("env", {}).get("code_path_env", {}).get("ATEN_CPU_CAPABILITY", ""))
+    return f" --class {cap.lower()}" if cap.lower() in ("avx512", "avx2", "default") else ""
+
+
 def path_for(record: dict[str, Any]) -> Path:
     """Where the baseline that a record is compared with lives."""
     return baseline_path(record["tier"], record["claim"], baseline_key(record))
@@ -392,7 +400,7 @@ def compare(record: dict[str, Any], baseline: dict[str, Any] | None,
             f"run with user overrides {record['overrides']}: the accepted configuration did "
             "not run, so there is nothing to compare with"], where)
     if baseline is None:
-        cmd = f"nasrepro baseline record --tier {tier} --claim {claim}"
+        cmd = f"nasrepro baseline record --tier {tier} --claim {claim}{class_option(record)}"
         if key is not None:
             return Comparison("no-baseline-for-class", [], [
                 f"no baseline for machine class {key}: this hardware-dependent claim was "
@@ -417,7 +425,8 @@ def compare(record: dict[str, Any], baseline: dict[str, Any] | None,
     if diffs:
         return Comparison("config-changed", [
             f"configuration differs from the accepted one: {'; '.join(diffs)}; review and "
-            f"accept (`{'nasrepro baseline record --tier ' + tier + ' --claim ' + claim}`)"],
+            f"accept (`nasrepro baseline record --tier {tier} --claim {claim}"
+            f"{class_option(record)}`)"],
             [], where)
     problems, info = [], []
     verdicts = sorted({r["verdict"] for r in baseline["runs"]})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasrepro.claims.baselines import baseline_key
+from nasrepro.claims.baselines import baseline_key, class_option
 from nasrepro.report.markdown import rows_met, verdict_counts
 
 NO_BASELINE = "no-baseline-for-class"
@@ -31,12 +31,15 @@ def info_lines(records: list[dict[str, Any]]) -> list[list[str]]:
     return out
 
 
-def _record_command(records: list[dict[str, Any]]) -> str:
-    """`nasrepro baseline record` for the papers of these records (first tier's)."""
+def _record_command(records: list[dict[str, Any]], *, on_this_machine: bool = True) -> str:
+    """`nasrepro baseline record` for the papers of these records (first tier's); on this
+    machine, with the `--class` of a run whose code path was capped (emulated)."""
     tiers = sorted({r["tier"] for r in records})
     papers = dict.fromkeys(r["claim"].split("-")[0] for r in records)
+    options = {class_option(r) for r in records} if on_this_machine else set()
     return (f"nasrepro baseline record --tier {tiers[0]} "
-            + " ".join(f"--claim {p}" for p in papers))
+            + " ".join(f"--claim {p}" for p in papers)
+            + (options.pop() if len(options) == 1 else ""))
 
 
 def emulated_timing_line(records: list[dict[str, Any]]) -> str | None:
@@ -51,7 +54,7 @@ def emulated_timing_line(records: list[dict[str, Any]]) -> str | None:
             f"baselines of machine class {', '.join(classes)} were recorded by emulating its "
             f"CPU code path, and times depend on the real microarchitecture "
             f"({', '.join(r['claim'] for r in emulated)}). On a real machine of that class, "
-            f"record them with `{_record_command(emulated)}`.")
+            f"record them with `{_record_command(emulated, on_this_machine=False)}`.")
 
 
 def no_baseline_line(records: list[dict[str, Any]]) -> str | None:

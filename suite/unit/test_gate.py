@@ -74,6 +74,11 @@ def test_hardware_dependent_claim_without_class_baseline_passes_with_the_command
     assert "nasrepro baseline record --tier smoke --claim LENET-8" in c.info[0]
     # a hardware-independent claim with no baseline fails
     assert not baselines.compare(_rec([0.5]), None).ok
+    # run on an emulated (capped) class: the command records that class, not the native one
+    capped = _rec([0.5], hardware="dependent", claim="LENET-8",
+                  variant={"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"})
+    assert ("`nasrepro baseline record --tier smoke --claim LENET-8 --class avx2`"
+            in baselines.compare(capped, None).info[0])
 
 
 def test_baseline_path_keyed_by_class_only_when_hardware_dependent():

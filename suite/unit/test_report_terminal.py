@@ -59,3 +59,19 @@ def test_timing_claims_of_an_emulated_class_get_their_own_line_not_the_record_co
         "microarchitecture (LENET-1, LENET-9). On a real machine of that class, record them "
         "with `nasrepro baseline record --tier smoke --claim LENET`.")
     assert terminal.no_baseline_line(timing) is None
+
+
+def test_a_run_on_an_emulated_class_is_told_to_record_that_class():
+    """The emulated-AVX2 CI step on AMD listed LENET-4..9 without a baseline and told the
+    reader `nasrepro baseline record --tier smoke --claim LENET`, which on that AVX-512
+    machine records the native class; the command must name the class the run was on."""
+    note = "no baseline for machine class cpu-amd-avx2-2c-torch2.13.0_cpu: ..."
+    recs = [_record(c, terminal.NO_BASELINE, [note]) for c in ("LENET-4", "LENET-5")]
+    for r in recs:
+        r["env"]["code_path_env"] = {"ATEN_CPU_CAPABILITY": "avx2",
+                                     "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert terminal.no_baseline_line(recs).endswith(
+        "`nasrepro baseline record --tier smoke --claim LENET --class avx2`.")
+    for r in recs:
+        r["env"]["code_path_env"] = {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}  # a native variant
+    assert terminal.no_baseline_line(recs).endswith("--claim LENET`.")
