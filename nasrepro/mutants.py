@@ -187,7 +187,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("distill-teacher-in-train-mode", "nasrepro/train/distill.py",
            "    teacher.eval()\n    for p in teacher.parameters():",
            "    for p in teacher.parameters():",
-           ("--claim=OPSUB-5",),
+           ("suite/unit/test_distill.py",),
            "the frozen teacher distils in train mode (batch-norm batch statistics, running "
            "statistics drift)"),
     Mutant("cudnn-autotuning", "nasrepro/train/perf.py",
