@@ -74,6 +74,18 @@ def baseline_key(record: dict[str, Any]) -> str | None:
     return record["env"]["machine_class"]
 
 
+MIXED_CLASS_NOTE = (
+    "ATen and the CPU math libraries ran at different levels (one of them capped alone), a "
+    "mix no `nasrepro baseline record` run makes, so none is recorded for it; to check a "
+    "lower class, cap ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA and MKL_ENABLE_INSTRUCTIONS "
+    "together, as `nasrepro baseline record --class` does (docs/gate.md)")
+
+
+def is_mixed_class(record: dict[str, Any]) -> bool:
+    """Whether a record's CPU class is a mix of levels ('...-default+mkl.avx512+...')."""
+    return "+" in str(record.get("env", {}).get("machine_class", ""))
+
+
 def class_option(record: dict[str, Any]) -> str:
     """' --class CAP' for a record whose CPU code path was capped (ATEN_CPU_CAPABILITY, the
     emulated lower class): `baseline record` without it would record this machine's native
@@ -402,9 +414,10 @@ def compare(record: dict[str, Any], baseline: dict[str, Any] | None,
     if baseline is None:
         cmd = f"nasrepro baseline record --tier {tier} --claim {claim}{class_option(record)}"
         if key is not None:
+            how = MIXED_CLASS_NOTE if is_mixed_class(record) else f"record one with `{cmd}`"
             return Comparison("no-baseline-for-class", [], [
                 f"no baseline for machine class {key}: this hardware-dependent claim was "
-                f"judged but not regression-checked; record one with `{cmd}`"], where)
+                f"judged but not regression-checked; {how}"], where)
         return Comparison("missing", [
             f"no accepted {tier} baseline for {claim} at {where}: review the record, then "
             f"record one with `{cmd}`"], [], where)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasrepro.claims.baselines import baseline_key, class_option
+from nasrepro.claims.baselines import MIXED_CLASS_NOTE, baseline_key, class_option, is_mixed_class
 from nasrepro.report.markdown import rows_met, verdict_counts
 
 NO_BASELINE = "no-baseline-for-class"
@@ -66,9 +66,12 @@ def no_baseline_line(records: list[dict[str, Any]]) -> str | None:
         return None
     classes = sorted({str(baseline_key(r)) for r in unkeyed})
     claims = ", ".join(r["claim"] for r in unkeyed)
+    how = (MIXED_CLASS_NOTE[0].upper() + MIXED_CLASS_NOTE[1:]
+           if any(is_mixed_class(r) for r in unkeyed) else
+           f"Once their records are reviewed, record baselines with "
+           f"`{_record_command(unkeyed)}`")
     return (f"{len(unkeyed)} hardware-dependent claim(s) judged but not regression-checked: no "
-            f"baseline for machine class {', '.join(classes)} ({claims}). Once their records "
-            f"are reviewed, record baselines with `{_record_command(unkeyed)}`.")
+            f"baseline for machine class {', '.join(classes)} ({claims}). {how}.")
 
 
 def verdict_lines(records: list[dict[str, Any]]) -> list[str]:

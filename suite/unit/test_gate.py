@@ -79,6 +79,12 @@ def test_hardware_dependent_claim_without_class_baseline_passes_with_the_command
                   variant={"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"})
     assert ("`nasrepro baseline record --tier smoke --claim LENET-8 --class avx2`"
             in baselines.compare(capped, None).info[0])
+    # ATen capped alone (a mixed class): no record command reproduces that mix
+    mixed = _rec([0.5], hardware="dependent", claim="LENET-8",
+                 cls="cpu-amd-default+mkl.avx512+onednn.avx512-2c-torchX",
+                 variant={"ATEN_CPU_CAPABILITY": "default"})
+    info = baselines.compare(mixed, None).info[0]
+    assert "baseline record --tier" not in info and "MKL_ENABLE_INSTRUCTIONS" in info
 
 
 def test_baseline_path_keyed_by_class_only_when_hardware_dependent():

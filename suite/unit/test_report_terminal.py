@@ -2,7 +2,7 @@
 
 from nasrepro.report import terminal
 
-CLASS = "cpu-intel-default+mkl.avx512+onednn.avx512-2c-torch2.13.0_cpu"
+CLASS = "cpu-intel-avx512-2c-torch2.13.0_cpu"
 
 
 def _record(claim, status="match", info=(), verdict="REPRODUCED"):
@@ -68,10 +68,22 @@ def test_a_run_on_an_emulated_class_is_told_to_record_that_class():
     note = "no baseline for machine class cpu-amd-avx2-2c-torch2.13.0_cpu: ..."
     recs = [_record(c, terminal.NO_BASELINE, [note]) for c in ("LENET-4", "LENET-5")]
     for r in recs:
-        r["env"]["code_path_env"] = {"ATEN_CPU_CAPABILITY": "avx2",
-                                     "ONEDNN_MAX_CPU_ISA": "AVX2"}
+        r["env"] = {"machine_class": "cpu-amd-avx2-2c-torch2.13.0_cpu",
+                    "code_path_env": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
     assert terminal.no_baseline_line(recs).endswith(
         "`nasrepro baseline record --tier smoke --claim LENET --class avx2`.")
     for r in recs:
         r["env"]["code_path_env"] = {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}  # a native variant
     assert terminal.no_baseline_line(recs).endswith("--claim LENET`.")
+
+
+def test_a_mixed_code_path_is_not_told_a_record_command_that_records_another_class():
+    """`ATEN_CPU_CAPABILITY=default` alone on an AMD EPYC ran as the mixed class
+    'cpu-amd-default+mkl.avx512+onednn.avx512-...'; `baseline record` (native) or with
+    `--class default` (all three capped) records other classes, so neither is offered."""
+    recs = [_record("GCNAS-1", terminal.NO_BASELINE, ["..."])]
+    mixed = "cpu-amd-default+mkl.avx512+onednn.avx512-2c-torch2.13.0_cpu"
+    recs[0]["env"] = {"machine_class": mixed, "code_path_env": {"ATEN_CPU_CAPABILITY": "default"}}
+    line = terminal.no_baseline_line(recs)
+    assert "`nasrepro baseline record --tier" not in line
+    assert "together, as `nasrepro baseline record --class` does" in line
