@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,13 @@ MIXED_CLASS_NOTE = (
 def is_mixed_class(record: dict[str, Any]) -> bool:
     """Whether a record's CPU class is a mix of levels ('...-default+mkl.avx512+...')."""
     return "+" in str(record.get("env", {}).get("machine_class", ""))
+
+
+def record_command(tier: str, claims: Iterable[str], option: str = "") -> str:
+    """The `nasrepro baseline record` command for these claim IDs or paper prefixes (`option`:
+    e.g. ' --class avx2', from `class_option`)."""
+    return (f"nasrepro baseline record --tier {tier} "
+            + " ".join(f"--claim {c}" for c in claims) + option)
 
 
 def class_option(record: dict[str, Any]) -> str:
@@ -412,7 +420,7 @@ def compare(record: dict[str, Any], baseline: dict[str, Any] | None,
             f"run with user overrides {record['overrides']}: the accepted configuration did "
             "not run, so there is nothing to compare with"], where)
     if baseline is None:
-        cmd = f"nasrepro baseline record --tier {tier} --claim {claim}{class_option(record)}"
+        cmd = record_command(tier, [claim], class_option(record))
         if key is not None:
             how = MIXED_CLASS_NOTE if is_mixed_class(record) else f"record one with `{cmd}`"
             return Comparison("no-baseline-for-class", [], [
@@ -427,8 +435,8 @@ def compare(record: dict[str, Any], baseline: dict[str, Any] | None,
             f"the accepted runs of machine class {key} emulated its CPU code path on a "
             f"{cpu} (ATEN_CPU_CAPABILITY); times depend on the real microarchitecture, so "
             "this timing claim is judged and recorded but not gated until it is recorded on "
-            f"a real machine of the class (`nasrepro baseline record --tier {tier} --claim "
-            f"{claim}`)"], where, emulated_only=True)
+            f"a real machine of the class (`{record_command(tier, [claim])}`)"], where,
+            emulated_only=True)
     dev_then, dev_now = baseline["config"].get("device"), record["config"].get("device")
     if dev_then != dev_now:
         return Comparison("not-compared", [], [
@@ -438,9 +446,7 @@ def compare(record: dict[str, Any], baseline: dict[str, Any] | None,
     if diffs:
         return Comparison("config-changed", [
             f"configuration differs from the accepted one: {'; '.join(diffs)}; review and "
-            f"accept (`nasrepro baseline record --tier {tier} --claim {claim}"
-            f"{class_option(record)}`)"],
-            [], where)
+            f"accept (`{record_command(tier, [claim], class_option(record))}`)"], [], where)
     problems, info = [], []
     verdicts = sorted({r["verdict"] for r in baseline["runs"]})
     edges = knife_edges(record, baseline) if record.get("timing") else []

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasrepro.claims.baselines import MIXED_CLASS_NOTE, baseline_key, class_option, is_mixed_class
+from nasrepro.claims.baselines import (
+    MIXED_CLASS_NOTE,
+    baseline_key,
+    class_option,
+    is_mixed_class,
+    record_command,
+)
 from nasrepro.report.markdown import rows_met, verdict_counts
 
 NO_BASELINE = "no-baseline-for-class"
@@ -31,15 +37,11 @@ def info_lines(records: list[dict[str, Any]]) -> list[list[str]]:
     return out
 
 
-def _record_command(records: list[dict[str, Any]], *, on_this_machine: bool = True) -> str:
-    """`nasrepro baseline record` for the papers of these records (first tier's); on this
-    machine, with the `--class` of a run whose code path was capped (emulated)."""
-    tiers = sorted({r["tier"] for r in records})
-    papers = dict.fromkeys(r["claim"].split("-")[0] for r in records)
-    options = {class_option(r) for r in records} if on_this_machine else set()
-    return (f"nasrepro baseline record --tier {tiers[0]} "
-            + " ".join(f"--claim {p}" for p in papers)
-            + (options.pop() if len(options) == 1 else ""))
+def _record_command(records: list[dict[str, Any]], option: str = "") -> str:
+    """`nasrepro baseline record` for the papers of these records (first tier's)."""
+    tier = min(r["tier"] for r in records)
+    return record_command(tier, dict.fromkeys(r["claim"].split("-")[0] for r in records),
+                          option)
 
 
 def emulated_timing_line(records: list[dict[str, Any]]) -> str | None:
@@ -54,7 +56,7 @@ def emulated_timing_line(records: list[dict[str, Any]]) -> str | None:
             f"baselines of machine class {', '.join(classes)} were recorded by emulating its "
             f"CPU code path, and times depend on the real microarchitecture "
             f"({', '.join(r['claim'] for r in emulated)}). On a real machine of that class, "
-            f"record them with `{_record_command(emulated, on_this_machine=False)}`.")
+            f"record them with `{_record_command(emulated)}`.")
 
 
 def no_baseline_line(records: list[dict[str, Any]]) -> str | None:
@@ -66,10 +68,11 @@ def no_baseline_line(records: list[dict[str, Any]]) -> str | None:
         return None
     classes = sorted({str(baseline_key(r)) for r in unkeyed})
     claims = ", ".join(r["claim"] for r in unkeyed)
+    options = {class_option(r) for r in unkeyed}  # an emulated class: its --class
     how = (MIXED_CLASS_NOTE[0].upper() + MIXED_CLASS_NOTE[1:]
            if any(is_mixed_class(r) for r in unkeyed) else
            f"Once their records are reviewed, record baselines with "
-           f"`{_record_command(unkeyed)}`")
+           f"`{_record_command(unkeyed, options.pop() if len(options) == 1 else '')}`")
     return (f"{len(unkeyed)} hardware-dependent claim(s) judged but not regression-checked: no "
             f"baseline for machine class {', '.join(classes)} ({claims}). {how}.")
 
