@@ -45,3 +45,32 @@ def test_bad_depth_and_position_are_clear_errors():
         WideResNet(41, 2)
     with pytest.raises(ValueError, match=r"1\.\.18"):
         WideResNet(40, 2).block_spec(0)
+
+
+def test_projection_shortcut_takes_the_activated_input():
+    """A channel-changing block adds conv1x1(relu(bn1(x))) (the pre-activation, as in the
+    reference implementation), not conv1x1(x). The mutant `wrn-shortcut-input` was caught
+    only through OPSUB-1's smoke band before; this checks the block's arithmetic directly."""
+    torch.manual_seed(0)
+    m = WideResNet(16, 1)
+    block = m.blocks[2].eval()                      # position 3: 16 -> 32, stride 2
+    assert block.shortcut is not None
+    x = torch.randn(2, 16, 8, 8)                    # has negatives: relu(bn1(x)) != x
+    o = torch.relu(block.bn1(x))
+    residual = block.conv2(torch.relu(block.bn2(block.conv1(o))))
+    expected = residual + block.shortcut(o)
+    with torch.no_grad():
+        out = block(x)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
+    assert not torch.allclose(out, residual + block.shortcut(x), atol=1e-3)
+
+
+def test_identity_shortcut_adds_the_raw_input():
+    """A shape-keeping block adds x itself (no projection)."""
+    torch.manual_seed(0)
+    block = WideResNet(16, 1).blocks[1].eval()      # position 2: 16 -> 16, stride 1
+    assert block.shortcut is None
+    x = torch.randn(2, 16, 8, 8)
+    with torch.no_grad():
+        residual = block.conv2(torch.relu(block.bn2(block.conv1(torch.relu(block.bn1(x))))))
+        torch.testing.assert_close(block(x), residual + x, rtol=0, atol=1e-6)
