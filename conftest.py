@@ -114,6 +114,18 @@ def _set_executor(config: pytest.Config) -> None:
         os.environ.update(choice.env())
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """@pytest.mark.data("cifar10", ...): skip, saying how to get it, when a dataset the test
+    reads is not in the data root (nasrepro.data.missing)."""
+    from nasrepro import data
+
+    for mark in item.iter_markers("data"):
+        for name in mark.args:
+            why = data.missing(name)
+            if why is not None:
+                pytest.skip(why)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A nasrepro DataError / ConfigError (missing or corrupt data, a bad configuration)

@@ -65,7 +65,8 @@ def mnist_dir(root: str | Path | None = None) -> Path:
     return (Path(root) if root is not None else data_root()) / SUBDIR
 
 
-def _how_to_get() -> str:
+def how_to_get() -> str:
+    """What to do about a missing MNIST file, naming the data root in use."""
     return (f"get it with `nasrepro data download mnist` (official mirrors, checksummed) or "
             f"place the official file there; {data_root_note()}")
 
@@ -78,14 +79,14 @@ def verify_file(name: str, root: str | Path | None = None) -> Path:
     path = folder / name
     if not path.is_file():
         raise DataError(f"MNIST file missing: {path} (sha256 {spec.sha256}); "
-                        + _how_to_get())
+                        + how_to_get())
     size = path.stat().st_size
     sha, md5 = file_digest(path, "sha256"), file_digest(path, "md5")
     if size != spec.size or sha != spec.sha256 or md5 != spec.md5:
         raise DataError(
             f"MNIST file corrupt: {path} has {size} bytes, sha256 {sha}; expected "
             f"{spec.size} bytes, sha256 {spec.sha256} (md5 {spec.md5}). Delete it and "
-            + _how_to_get())
+            + how_to_get())
     return path
 
 

@@ -12,12 +12,9 @@ from nasrepro.data import cifar
 from nasrepro.data.augment import augment
 from nasrepro.experiments.opsub import TIERS
 from nasrepro.models.wrn import WideResNet
-from nasrepro.paths import data_root
 from nasrepro.train.loop import TrainConfig, autocast, conventional_epoch, resident_epoch
 
-pytestmark = pytest.mark.skipif(
-    not (data_root() / "cifar10" / "train_labels.npy").exists(),
-    reason="CIFAR-10 arrays not in the data root")
+pytestmark = pytest.mark.data("cifar10")
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 SMOKE = TIERS["smoke"]
 

@@ -11,12 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from nasrepro.paths import data_root
 from nasrepro.train.checkpoint import StageStore
 
 REPO = Path(__file__).resolve().parents[2]
-needs_data = pytest.mark.skipif(not (data_root() / "cifar10" / "train_labels.npy").exists(),
-                                reason="CIFAR-10 arrays not in the data root")
 
 # One stage of the real pipeline: a WRN-10-1 trained 3 epochs on 100 real CIFAR-10 images
 # (or a candidate distilled 3 epochs against it). argv: kind, kill_epoch, kill_step, then one
@@ -107,7 +104,7 @@ def sigkilled(tmp_path_factory):
     return {k: (folders[k], killed[k], *after_kill[k], both[k]) for k in KINDS}
 
 
-@needs_data
+@pytest.mark.data("cifar10")
 @pytest.mark.parametrize("kind", KINDS)
 def test_sigkill_mid_epoch_then_resume_gives_identical_records(sigkilled, kind):
     tmp_path, killed, done_after_kill, epoch_after_kill, both = sigkilled[kind]

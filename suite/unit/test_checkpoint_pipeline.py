@@ -14,12 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from nasrepro.paths import data_root
-
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(
-    not (data_root() / "cifar10" / "train_labels.npy").exists(),
-    reason="CIFAR-10 arrays not in the data root")
+pytestmark = pytest.mark.data("cifar10")
 
 SCRIPT = r"""
 import os, pickle, signal, sys

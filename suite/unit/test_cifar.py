@@ -18,17 +18,15 @@ from nasrepro.errors import DataError
 from nasrepro.paths import data_root
 
 NPY = data_root() / cifar.NPY_DIR
-needs_data = pytest.mark.skipif(not (NPY / "train_labels.npy").exists(),
-                                reason=f"CIFAR-10 npy arrays not under {NPY}")
 
 
-@needs_data
+@pytest.mark.data("cifar10-npy")
 def test_verify_real_data_returns_sha256_per_file():
     got = cifar.verify(trust_cache=True)
     assert got == {f"cifar10/{k}": v for k, v in cifar.NPY_SHA256.items()}
 
 
-@needs_data
+@pytest.mark.data("cifar10-npy")
 def test_subset_is_balanced_and_equals_the_arrays():
     s = cifar.load("train", per_class=7)
     assert s.images.shape == (70, 3, 32, 32) and s.images.dtype == torch.uint8
@@ -54,7 +52,7 @@ def _fake_root(tmp_path: Path) -> Path:
     return root
 
 
-@needs_data
+@pytest.mark.data("cifar10-npy")
 def test_missing_file_names_file_checksum_and_fix(tmp_path):
     root = _fake_root(tmp_path)
     (root / cifar.NPY_DIR / "test_labels.npy").unlink()
@@ -65,7 +63,7 @@ def test_missing_file_names_file_checksum_and_fix(tmp_path):
     assert cifar.NPY_SHA256["test_labels.npy"] in msg and "NASREPRO_DATA" in msg
 
 
-@needs_data
+@pytest.mark.data("cifar10-npy")
 def test_corrupt_file_detected_even_with_cache(tmp_path):
     root = _fake_root(tmp_path)
     f = root / cifar.NPY_DIR / "train_labels.npy"
@@ -95,7 +93,7 @@ def test_missing_data_with_the_variable_unset_says_so(tmp_path, monkeypatch):
         cifar.load("test")
 
 
-@needs_data
+@pytest.mark.data("cifar10-npy")
 def test_python_layout_reader_and_md5_check(tmp_path):
     """Write the real test images in the official pickle format; the reader returns the same
     arrays, and verify() rejects them because they are not the official bytes (md5)."""
@@ -155,16 +153,11 @@ def test_augment_is_seeded_and_pads_black():
     assert torch.equal(plain, normalize(x))
 
 
+@pytest.mark.data("cifar10-npy")
 def test_download_is_a_no_op_returning_checksums_when_data_verifies(monkeypatch):
     # regression: download() returned a Path (the data CLI expects {file: sha256}) and would
     # have fetched the tarball even with verified .npy data present
     import urllib.request
-
-    from nasrepro.data import cifar
-    from nasrepro.paths import data_root
-
-    if not (data_root() / "cifar10" / "train_images.npy").is_file():
-        pytest.skip("CIFAR-10 .npy data not under $NASREPRO_DATA")
 
     def no_network(*a, **k):
         raise AssertionError("download() tried the network although the data verifies")

@@ -6,14 +6,10 @@ import torch
 from nasrepro.data import cifar
 from nasrepro.models.candidates import build_candidate
 from nasrepro.models.wrn import WideResNet
-from nasrepro.paths import data_root
 from nasrepro.train.distill import DistillConfig, distill_block
 
-needs_data = pytest.mark.skipif(not (data_root() / "cifar10" / "train_labels.npy").exists(),
-                                reason="CIFAR-10 arrays not in the data root")
 
-
-@needs_data
+@pytest.mark.data("cifar10")
 def test_the_teacher_distils_frozen_in_eval_mode():
     """The teacher handed over in train mode (as built) must come back bit for bit: no
     batch-norm running statistics drift, no batch counter, no weight change. The mutant

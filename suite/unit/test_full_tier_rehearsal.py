@@ -18,14 +18,12 @@ import pytest
 
 from nasrepro.claims.session import ClaimContext, RunOptions
 from nasrepro.experiments import opsub
-from nasrepro.paths import data_root, repo_root, results_dir
+from nasrepro.paths import repo_root, results_dir
 from nasrepro.stages import committed, host_weights
 from nasrepro.stages.executors import LocalExecutor
 from nasrepro.stages.runner import run_opsub_stages
 
-pytestmark = pytest.mark.skipif(
-    not (data_root() / "cifar10" / "train_labels.npy").exists(),
-    reason="CIFAR-10 arrays not in the data root")
+pytestmark = pytest.mark.data("cifar10")
 
 # The full tier's recipe and structure at micro scale (100 training images): only sizes change.
 MICRO_FULL = opsub.rehearsal_tier(per_class=(10, 5, 5), baseline_epochs=2, distill_epochs=1)

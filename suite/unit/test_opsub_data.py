@@ -5,17 +5,13 @@ import torch
 
 from nasrepro.data import cifar
 from nasrepro.experiments.opsub import OpsubRun
-from nasrepro.paths import data_root
-
-needs_data = pytest.mark.skipif(not (data_root() / "cifar10" / "train_labels.npy").exists(),
-                                reason="CIFAR-10 arrays not in the data root")
 
 
 def _rows(images: torch.Tensor) -> set[bytes]:
     return {bytes(r) for r in images.reshape(len(images), -1).numpy()}
 
 
-@needs_data
+@pytest.mark.data("cifar10")
 def test_smoke_tier_evaluates_on_the_test_split_disjoint_from_training():
     """The smoke run's test images are the official test split's balanced subset and none
     of them is a training image. The mutant `opsub-test-split-swapped` (test images read

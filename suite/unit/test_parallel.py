@@ -20,7 +20,6 @@ from nasrepro import parallel
 from nasrepro.errors import ConfigError
 from nasrepro.measure.environment import machine_class
 from nasrepro.parallel import ExecutorChoice, Unit, check_choice, choice_from_env, run_units
-from nasrepro.paths import data_root
 
 LOCAL = ExecutorChoice("local")
 
@@ -154,8 +153,7 @@ def _same_runs(a, b):
                 np.testing.assert_array_equal(ra[field], rb[field], err_msg=f"{key} {field}")
 
 
-@pytest.mark.skipif(not (data_root() / "mnist" / "t10k-labels-idx1-ubyte.gz").exists(),
-                    reason="MNIST not in the data root")
+@pytest.mark.data("mnist")
 def test_lenet_training_stacks_on_ray_equal_local_processes(ray_reports, local_reports,
                                                             monkeypatch):
     monkeypatch.setenv(parallel.EXECUTOR_ENV, "ray")

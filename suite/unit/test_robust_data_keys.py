@@ -14,13 +14,6 @@ from nasrepro.experiments import reward_search as rs
 from nasrepro.files import file_digest, read_json, sha256_file
 from nasrepro.paths import data_root
 
-needs_cifar = pytest.mark.skipif(
-    not (data_root() / "cifar10" / "train_labels.npy").exists(),
-    reason="CIFAR-10 arrays not in the data root")
-needs_mnist = pytest.mark.skipif(
-    not (data_root() / "mnist" / "t10k-labels-idx1-ubyte.gz").exists(),
-    reason="MNIST not in the data root")
-
 
 def _flip(path: Path, offset: int) -> None:
     """Flip one bit in place, keeping size and mtime (only ctime moves)."""
@@ -107,7 +100,7 @@ def test_official_table_enters_the_key_when_used(table_copy, tmp_path):
         rs.data_fingerprint(("nb201",))
 
 
-@needs_cifar
+@pytest.mark.data("cifar10")
 def test_opsub_stage_key_follows_the_cifar_files(tmp_path, monkeypatch):
     from nasrepro.experiments import opsub
 
@@ -127,7 +120,7 @@ def test_opsub_stage_key_follows_the_cifar_files(tmp_path, monkeypatch):
         opsub.stage_store("smoke", "cpu", root=tmp_path / "st")
 
 
-@needs_mnist
+@pytest.mark.data("mnist")
 def test_mnist_fingerprint_names_a_corrupt_file(tmp_path):
     good = mnist.fingerprint()
     assert set(good) == {f"mnist/{n}" for n in mnist.FILES}
@@ -144,7 +137,7 @@ def test_mnist_fingerprint_names_a_corrupt_file(tmp_path):
         mnist.fingerprint(tmp_path)
 
 
-@needs_mnist
+@pytest.mark.data("mnist")
 def test_lenet_run_cache_refuses_corrupt_mnist_even_when_warm(tmp_path, monkeypatch):
     # a cached LeNet run must not be served past a corrupt data root (mutant
     # lenet-run-key-without-data: the run's key without the MNIST check survived every test)

@@ -14,13 +14,9 @@ import torch
 
 from nasrepro.errors import CorruptFileWarning, DataError
 from nasrepro.experiments.cache import cached, cached_file
-from nasrepro.paths import data_root
 from nasrepro.train.checkpoint import StageStore, atomic_torch_save
 
 REPO = Path(__file__).resolve().parents[2]
-needs_cifar = pytest.mark.skipif(
-    not (data_root() / "cifar10" / "train_labels.npy").exists(),
-    reason="CIFAR-10 arrays not in the data root")
 
 
 def _truncate(path: Path, keep: float = 0.5) -> None:
@@ -70,7 +66,7 @@ def test_garbage_stage_result_read_directly_is_a_named_data_error(tmp_path):
     assert not store.result_path("baseline").exists()
 
 
-@needs_cifar
+@pytest.mark.data("cifar10")
 def test_truncated_progress_restarts_the_stage_with_a_warning(tmp_path, one_thread):
     # the probe: a truncated baseline.progress.pt gave `OSError: [Errno 22] Invalid
     # argument` with no path. Real loop, real data: interrupted after epoch 1, progress

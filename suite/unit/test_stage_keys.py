@@ -7,10 +7,6 @@ import pytest
 
 from nasrepro.experiments import opsub
 from nasrepro.experiments.cache import source_fingerprint
-from nasrepro.paths import data_root
-
-needs_cifar = pytest.mark.skipif(not (data_root() / "cifar10").is_dir(),
-                                 reason="CIFAR-10 not under the data root")
 
 CODE = '''"""Module doc."""
 
@@ -32,7 +28,7 @@ def test_docstring_and_comment_edits_keep_the_source_fingerprint(tmp_path):
     assert source_fingerprint(tmp_path, ("m.py",)) != before
 
 
-@needs_cifar
+@pytest.mark.data("cifar10")
 def test_recipe_change_rekeys_only_downstream_stages(monkeypatch):
     before = opsub.stage_keys("smoke", "cpu")
     smoke = dict(opsub.TIERS["smoke"])
@@ -52,7 +48,7 @@ def test_recipe_change_rekeys_only_downstream_stages(monkeypatch):
     assert all(again[k] == after[k] for k in before if k.startswith("finetune/c1/"))
 
 
-@needs_cifar
+@pytest.mark.data("cifar10")
 def test_host_recipe_change_rekeys_every_stage(monkeypatch):
     # every stage consumes the host (the speed stage times its recipe)
     before = opsub.stage_keys("smoke", "cpu")
@@ -63,7 +59,7 @@ def test_host_recipe_change_rekeys_every_stage(monkeypatch):
     assert all(after[k] != before[k] for k in before)
 
 
-@needs_cifar
+@pytest.mark.data("cifar10")
 def test_protocol_version_rekeys_every_stage(monkeypatch):
     before = opsub.stage_keys("smoke", "cpu")
     monkeypatch.setattr(opsub, "PROTOCOL_VERSION", opsub.PROTOCOL_VERSION + 1)

@@ -16,14 +16,9 @@ from hypothesis import strategies as st
 from nasrepro import progress
 from nasrepro.errors import ConfigError, DataError
 from nasrepro.experiments import opsub
-from nasrepro.paths import data_root
 from nasrepro.stages import budget, bundle, committed, eta, host_weights
 from nasrepro.stages.executors import LocalExecutor, make_executor
 from nasrepro.stages.runner import run_graph, run_opsub_stages
-
-needs_cifar = pytest.mark.skipif(
-    not (data_root() / "cifar10" / "train_labels.npy").exists(),
-    reason="CIFAR-10 arrays not in the data root")
 
 SAME = ("cells", "c1", "baseline_acc", "finetune_train_loss", "distill", "stage_ids")
 
@@ -94,7 +89,7 @@ def tiny(clean_run, monkeypatch):
     return use
 
 
-@needs_cifar
+@pytest.mark.data("cifar10")
 def test_budgeted_runs_stop_at_epochs_and_resume_to_identical_results(tiny, clean_run,
                                                                       monkeypatch):
     clean_run = clean_run[0]
@@ -121,7 +116,7 @@ def test_budgeted_runs_stop_at_epochs_and_resume_to_identical_results(tiny, clea
         assert again[k] == clean_run[k], k
 
 
-@needs_cifar
+@pytest.mark.data("cifar10")
 def test_two_worker_processes_give_the_sequential_results(tiny, clean_run):
     """A sub-graph (host, two candidates at position 18 and one baseline fine-tune) in two
     spawned worker processes: every stage result equals the sequential run's."""
@@ -150,7 +145,7 @@ def test_two_worker_processes_give_the_sequential_results(tiny, clean_run):
             assert all(torch.equal(a["state"][k], b["state"][k]) for k in b["state"]), s.name
 
 
-@needs_cifar
+@pytest.mark.data("cifar10")
 @pytest.mark.parametrize("as_tar", [False, True])
 def test_bundle_round_trip_and_checks(tiny, clean_run, tmp_path, as_tar):
     clean_run = clean_run[0]
@@ -187,7 +182,7 @@ def test_bundle_round_trip_and_checks(tiny, clean_run, tmp_path, as_tar):
         bundle.import_stages(dest)
 
 
-@needs_cifar
+@pytest.mark.data("cifar10")
 def test_report_rebuilds_records_missing_or_older_than_the_stage_results(tiny, tmp_path,
                                                                         monkeypatch):
     """`nasrepro report`'s choice (nasrepro.stages.rebuild): after an import into a fresh
@@ -240,7 +235,7 @@ def test_report_rebuilds_records_missing_or_older_than_the_stage_results(tiny, t
     assert stale == list(OPSUB_CLAIMS) and where == f"committed results in {folder}"
 
 
-@needs_cifar
+@pytest.mark.data("cifar10")
 def test_committed_json_results_rebuild_the_result(tiny, clean_run, tmp_path):
     clean_run = clean_run[0]
     folder = tmp_path / "committed"
@@ -275,7 +270,7 @@ def test_committed_json_results_rebuild_the_result(tiny, clean_run, tmp_path):
     assert why == "" and r["device"] == "cuda" and r["c1"] == clean_run["c1"]
 
 
-@needs_cifar
+@pytest.mark.data("cifar10")
 def test_committed_bf16_host_verifies_and_seeds_the_baseline(tiny, clean_run, tmp_path,
                                                             monkeypatch, tiny_opsub_tier):
     clean_run = clean_run[0]
@@ -316,7 +311,7 @@ def _record(tmp, name, values, verdict="NOT RUN"):
         "measurements": [{"name": k, "value": v} for k, v in values.items()]}))
 
 
-@needs_cifar  # the stage graph's keys hold the CIFAR-10 checksums
+@pytest.mark.data("cifar10")  # the stage graph's keys hold the CIFAR-10 checksums
 def test_progress_eta_comes_from_per_epoch_times():
     """The runner's progress ETA: left epochs x seconds per epoch of their kind (kinds not
     measured yet scaled from the host's by images), shared by the jobs; unknown before the
@@ -376,7 +371,7 @@ def test_incomplete_skip_lines_name_the_stages_left_once():
     assert opsub.incomplete_skip_line("OPSUB-3", "3 of 36 left", said).endswith("3 of 36 left")
 
 
-@needs_cifar  # the stage store is keyed by the CIFAR-10 checksums
+@pytest.mark.data("cifar10")  # the stage store is keyed by the CIFAR-10 checksums
 def test_stages_status_says_where_a_cuda_tier_runs_and_what_is_committed(tmp_path,
                                                                          monkeypatch, capsys):
     from nasrepro.cli import main
