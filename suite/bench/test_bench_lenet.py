@@ -4,25 +4,15 @@ stored baseline; CLI runs of the suite pass --benchmark-disable, so these run on
 
 import pytest
 
-from nasrepro.data.mnist import load_mnist
-from nasrepro.errors import DataError
 from nasrepro.train.lenet_loop import Case, LeNetTrainer
 
 STEPS = 20
 
 
-@pytest.fixture(scope="module")
-def data():
-    try:
-        return load_mnist()
-    except DataError as exc:
-        pytest.skip(str(exc))
-
-
 @pytest.mark.parametrize("batch", [32, 64, 128])
-def test_bench_lenet_train_steps(benchmark, data, batch):
+def test_bench_lenet_train_steps(benchmark, mnist_data, batch):
     """20 Caffe-SGD iterations of LeNet at one batch size (training only)."""
-    trainer = LeNetTrainer(data, Case(batch, 2 * batch, 0.01), seed=0)
+    trainer = LeNetTrainer(mnist_data, Case(batch, 2 * batch, 0.01), seed=0)
     trainer.train(5)  # warm-up: allocator and kernel selection
     benchmark.extra_info.update(batch=batch, steps=STEPS)
     benchmark.pedantic(trainer.train, args=(STEPS,), rounds=7, iterations=1)
@@ -30,8 +20,8 @@ def test_bench_lenet_train_steps(benchmark, data, batch):
     assert trainer.batch_accuracy()[-STEPS:].mean() > 0.5  # it is really training
 
 
-def test_bench_lenet_test_pass(benchmark, data):
+def test_bench_lenet_test_pass(benchmark, mnist_data):
     """One evaluation on all 10,000 test images (batch 128)."""
-    trainer = LeNetTrainer(data, Case(64, 128, 0.01), seed=0)
+    trainer = LeNetTrainer(mnist_data, Case(64, 128, 0.01), seed=0)
     acc = benchmark.pedantic(trainer.evaluate, rounds=3, iterations=1)
     assert 0.0 <= acc <= 1.0

@@ -4,6 +4,7 @@ import pytest
 
 from nasrepro import data
 from nasrepro.data import cifar, mnist
+from nasrepro.errors import DataError
 
 
 def test_an_empty_root_names_each_dataset_and_how_to_get_it(tmp_path):
@@ -31,7 +32,9 @@ def test_missing_mnist_files_are_named(tmp_path):
     why = data.missing("mnist", tmp_path)
     assert why is not None and names[-1] in why and names[0] not in why
     (folder / names[-1]).write_bytes(b"")
-    assert data.missing("mnist", tmp_path) is None   # presence only: reading verifies
+    assert data.missing("mnist", tmp_path) is None   # presence only: reading verifies,
+    with pytest.raises(DataError, match="corrupt"):  # so a damaged root fails the test
+        mnist.load_mnist(root=tmp_path)               # that reads it (suite/conftest.py)
 
 
 def test_an_unknown_dataset_name_is_an_error(tmp_path):

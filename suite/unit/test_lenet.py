@@ -97,38 +97,27 @@ def test_allocator_window_sees_a_leak():
 
 
 @pytest.fixture(scope="module")
-def data():
-    from nasrepro.data.mnist import load_mnist
-    from nasrepro.errors import DataError
-
-    try:
-        return load_mnist()
-    except DataError as exc:
-        pytest.skip(str(exc))
-
-
-@pytest.fixture(scope="module")
-def data_2k_test(data):
+def data_2k_test(mnist_data):
     """Real MNIST with the first 2,000 of its 10,000 test images (all 60,000 training
     images), for a test whose property does not depend on the test-set size (evaluating is
     most of its time)."""
     from nasrepro.data.mnist import MNIST
 
-    return MNIST(data.train_images, data.train_labels, data.test_images[:2000],
-                 data.test_labels[:2000])
+    d = mnist_data
+    return MNIST(d.train_images, d.train_labels, d.test_images[:2000], d.test_labels[:2000])
 
 
-def test_sequential_batches_wrap_like_caffe(data):
-    t = LeNetTrainer(data, Case(128, 256, 0.01), 0)
+def test_sequential_batches_wrap_like_caffe(mnist_data):
+    t = LeNetTrainer(mnist_data, Case(128, 256, 0.01), 0)
     x, y = t.batch(468)  # 468*128 = 59904: last 96 images, then the first 32
-    assert torch.equal(x[:96], data.train_images[59904:])
-    assert torch.equal(x[96:], data.train_images[:32])
-    assert torch.equal(y[:96], data.train_labels[59904:].long())
+    assert torch.equal(x[:96], mnist_data.train_images[59904:])
+    assert torch.equal(x[96:], mnist_data.train_images[:32])
+    assert torch.equal(y[:96], mnist_data.train_labels[59904:].long())
+
 
 def test_cpu_run_is_deterministic(data_2k_test):
-    data = data_2k_test
-    a = run_case(data, Case(32, 1000, 0.01), seed=3, iters=20, eval_every=10)
-    b = run_case(data, Case(32, 1000, 0.01), seed=3, iters=20, eval_every=10)
+    a = run_case(data_2k_test, Case(32, 1000, 0.01), seed=3, iters=20, eval_every=10)
+    b = run_case(data_2k_test, Case(32, 1000, 0.01), seed=3, iters=20, eval_every=10)
     assert np.array_equal(a["batch_acc"], b["batch_acc"])
     assert np.array_equal(a["test_acc"], b["test_acc"])
     assert a["train_acc"].shape == (2,) and a["block_seconds"].shape == (2,)
@@ -144,9 +133,9 @@ def test_cpu_run_is_deterministic(data_2k_test):
 STACK = [(Case(64, 128, 0.01), 0), (Case(64, 128, 0.1), 0), (Case(64, 128, 0.001), 1)]
 
 
-def test_stacked_training_equals_one_at_a_time(data, one_thread):
-    stack = StackedTrainer(data, [c for c, _ in STACK], [s for _, s in STACK])
-    singles = [LeNetTrainer(data, c, s) for c, s in STACK]
+def test_stacked_training_equals_one_at_a_time(mnist_data, one_thread):
+    stack = StackedTrainer(mnist_data, [c for c, _ in STACK], [s for _, s in STACK])
+    singles = [LeNetTrainer(mnist_data, c, s) for c, s in STACK]
 
     def singles_round() -> list[float]:
         for t in singles:

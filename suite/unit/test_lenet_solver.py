@@ -3,25 +3,13 @@
 0.75, evaluated at the iteration being taken (0 first); mini-batches read in stored order.
 Checked on real MNIST by replaying two training steps by hand."""
 
-import pytest
 import torch
 import torch.nn.functional as F
 
-from nasrepro.errors import DataError
 from nasrepro.train.lenet_loop import Case, StackedTrainer, sequential_batch
 
 # the paper's solver, written here independently of the code under test
 MOMENTUM, WEIGHT_DECAY, BIAS_LR_MULT, GAMMA, POWER = 0.9, 5e-4, 2.0, 0.001, 0.75
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    from nasrepro.data.mnist import load_mnist
-
-    try:
-        return load_mnist()
-    except DataError as exc:
-        pytest.skip(str(exc))
 
 
 def _grads(trainer: StackedTrainer) -> list[torch.Tensor]:
@@ -37,9 +25,9 @@ def _grads(trainer: StackedTrainer) -> list[torch.Tensor]:
     return out
 
 
-def test_two_steps_replay_the_papers_caffe_sgd(mnist):
+def test_two_steps_replay_the_papers_caffe_sgd(mnist_data):
     base_lrs = (0.01, 0.1)
-    trainer = StackedTrainer(mnist, [Case(64, 128, lr) for lr in base_lrs], [0, 1])
+    trainer = StackedTrainer(mnist_data, [Case(64, 128, lr) for lr in base_lrs], [0, 1])
     names = [n for n, _ in trainer.model.named_parameters()]
     velocity = [torch.zeros_like(p) for p in trainer.model.parameters()]
     for it in range(2):

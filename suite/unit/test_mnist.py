@@ -14,18 +14,13 @@ from nasrepro.paths import data_root
 REAL = data_root() / mnist.SUBDIR
 
 
-def _need_real():
-    if not all((REAL / n).is_file() for n in mnist.FILES):
-        pytest.skip(f"MNIST not present under {REAL} (set NASREPRO_DATA)")
-
-
+@pytest.mark.data("mnist")
 def test_verify_real_files():
-    _need_real()
     assert mnist.verify() == {n: s.sha256 for n, s in mnist.FILES.items()}
 
 
+@pytest.mark.data("mnist")
 def test_load_shapes_labels_and_known_pixels():
-    _need_real()
     d = mnist.load_mnist()
     assert d.train_images.shape == (60000, 28, 28) and d.train_images.dtype.is_floating_point \
         is False
@@ -37,7 +32,6 @@ def test_load_shapes_labels_and_known_pixels():
 
 
 def _copy_real(tmp_path):
-    _need_real()
     dst = tmp_path / mnist.SUBDIR
     dst.mkdir()
     for n in mnist.FILES:
@@ -45,6 +39,7 @@ def _copy_real(tmp_path):
     return dst
 
 
+@pytest.mark.data("mnist")
 def test_one_flipped_byte_is_a_clear_error(tmp_path):
     dst = _copy_real(tmp_path)
     name = "t10k-labels-idx1-ubyte.gz"
@@ -93,8 +88,8 @@ def test_parse_idx_roundtrip_and_bad_header():
         mnist.parse_idx(raw[:-1])
 
 
+@pytest.mark.data("mnist")
 def test_cli_verify(capsys):
-    _need_real()
     from nasrepro.cli import main
 
     assert main(["data", "verify", "mnist"]) == 0
