@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from nasrepro.claims.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from nasrepro.claims.stats import bootstrap_ci
 
 
 def as_arrays(times: Sequence[float], observed: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +89,7 @@ def rmst_ci(times: Sequence[float], observed: Sequence[bool], horizon: float,
     """RMST with a percentile bootstrap interval (runs resampled with their flags)."""
     t, o = as_arrays(times, observed)
     est = rmst(t, o, horizon)
-    lo, hi = _bootstrap((_encode(t, o),), lambda z: rmst(*_decode(z), horizon), confidence)
+    lo, hi = bootstrap_ci((_encode(t, o),), lambda z: rmst(*_decode(z), horizon), confidence)
     return {"rmst": est, "low": lo, "high": hi}
 
 
@@ -100,23 +100,10 @@ def rmst_difference_ci(x_times: Sequence[float], x_observed: Sequence[bool],
     xt, xo = as_arrays(x_times, x_observed)
     yt, yo = as_arrays(y_times, y_observed)
     est = rmst(yt, yo, horizon) - rmst(xt, xo, horizon)
-    lo, hi = _bootstrap((_encode(xt, xo), _encode(yt, yo)),
-                        lambda a, b: rmst(*_decode(b), horizon) - rmst(*_decode(a), horizon),
-                        confidence)
+    lo, hi = bootstrap_ci((_encode(xt, xo), _encode(yt, yo)),
+                          lambda a, b: rmst(*_decode(b), horizon) - rmst(*_decode(a), horizon),
+                          confidence)
     return {"difference": est, "low": lo, "high": hi}
-
-
-def _bootstrap(data: tuple[np.ndarray, ...], statistic: Any, confidence: float
-               ) -> tuple[float, float]:
-    if any(d.size < 2 for d in data):
-        return (float("nan"), float("nan"))
-    if all(np.unique(d).size == 1 for d in data):
-        v = float(statistic(*data))
-        return (v, v)
-    res = sps.bootstrap(data, statistic, n_resamples=BOOTSTRAP_RESAMPLES,
-                        confidence_level=confidence, method="percentile", vectorized=False,
-                        rng=np.random.default_rng(BOOTSTRAP_SEED))
-    return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
 def logrank_sooner(x_times: Sequence[float], x_observed: Sequence[bool],
