@@ -4,6 +4,7 @@ Each dataset module exposes `verify(root=None) -> dict[str, str]` (file -> sha25
 DataError naming the file, the expected checksum and how to get it) for `nasrepro data verify`.
 """
 
+from collections.abc import Iterable
 from pathlib import Path
 
 DATASETS = ("cifar10", "cifar10-npy", "mnist")
@@ -24,12 +25,15 @@ def missing(name: str, root: Path | None = None) -> str | None:
         except DataError as exc:
             return str(exc)
         return None
-    if name in ("cifar10-npy", "mnist"):
-        folder, files = ((root / cifar.NPY_DIR, cifar.NPY_SHA256) if name == "cifar10-npy"
-                         else (mnist.mnist_dir(root), mnist.FILES))
-        gone = [f for f in files if not (folder / f).is_file()]
-        if not gone:
-            return None
-        how = cifar.how_to_get() if name == "cifar10-npy" else mnist.how_to_get()
-        return f"{name}: {', '.join(gone)} not under {folder}. {how[:1].upper()}{how[1:]}"
+    if name == "cifar10-npy":
+        return _absent(name, root / cifar.NPY_DIR, cifar.NPY_SHA256, cifar.how_to_get())
+    if name == "mnist":
+        return _absent(name, mnist.mnist_dir(root), mnist.FILES, mnist.how_to_get())
     raise ValueError(f"unknown dataset {name!r}; one of {', '.join(DATASETS)}")
+
+
+def _absent(name: str, folder: Path, files: Iterable[str], how: str) -> str | None:
+    gone = [f for f in files if not (folder / f).is_file()]
+    if not gone:
+        return None
+    return f"{name}: {', '.join(gone)} not under {folder}. {how[:1].upper()}{how[1:]}"
