@@ -175,6 +175,9 @@ def _run_entry(record: dict[str, Any]) -> dict[str, Any]:
         "values": {m["name"]: m["ours"] for m in record.get("measurements", [])},
         "p_values": {m["name"]: m["p_value"] for m in record.get("measurements", [])
                      if m.get("p_value") is not None},
+        # each item's verdict: an item that flips while the claim's verdict stays (a PARTIAL
+        # claim, or a widened tolerance) is news too
+        "item_verdicts": {m["name"]: m.get("verdict") for m in record.get("measurements", [])},
     }
 
 
@@ -349,13 +352,34 @@ def rank_test_can_confirm(n: int, m: int) -> bool:
     return n >= 1 and m >= 1 and 2.0 / math.comb(n + m, n) <= ALPHA
 
 
+def _no_value_kind(center: float | None) -> str | None:
+    """What a central value that is not a finite number is ('no value', 'NaN', '+inf',
+    '-inf'); None for a finite number."""
+    if center is None:
+        return "no value"
+    if math.isnan(center):
+        return "NaN"
+    return None if math.isfinite(center) else ("+inf" if center > 0 else "-inf")
+
+
 def measurement_moved(name: str, new: Any, accepted: list[Any], band: float
                       ) -> tuple[bool, str]:
-    """Apply RULE to one measurement: (moved?, one-line explanation)."""
+    """Apply RULE to one measurement: (moved?, one-line explanation). A value that is not a
+    finite number (none, NaN, inf) now or in every accepted run moves unless an accepted run
+    had the same kind of non-value: a claim whose number goes missing or NaN, or appears
+    where the accepted runs had none, is news."""
     c = _center(new)
-    centers = [x for x in (_center(v) for v in accepted) if x is not None]
-    if c is None or not centers or not math.isfinite(c):
-        return False, ""
+    values = [_center(v) for v in accepted]
+    centers = [x for x in values if _no_value_kind(x) is None]
+    odd = {_no_value_kind(x) for x in values} - {None}
+    kind = _no_value_kind(c)
+    if kind is not None or not centers:
+        if kind in odd or not values:
+            return False, ""
+        had = (f"[{min(centers):.6g}, {max(centers):.6g}]" if centers
+               else " or ".join(sorted(odd)))
+        now = kind or f"{c:.6g}"
+        return True, f"{name}: {now} now, the accepted runs had {had}"
     lo, hi = min(centers) - band, max(centers) + band
     if lo <= c <= hi:
         return False, ""
@@ -389,12 +413,12 @@ def verdict_bounds(measurement: dict[str, Any]) -> list[float]:
     return Tolerance.from_dict(tol).bounds(float(ref))
 
 
-def knife_edges(record: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+def knife_edges(record: dict[str, Any], baseline: dict[str, Any]) -> dict[str, str]:
     """The measurements whose accepted central values (2 runs or more) do not clear a verdict
     bound by at least their own range, one line each. For a timing claim these make the
     verdict the noise's call, as LENET-2 was on an Intel VM (accepted 0.125-0.231, bound 0.1:
-    the next run measured 0.035)."""
-    out = []
+    the next run measured 0.035). {measurement name: the line}."""
+    out = {}
     for m in record.get("measurements", []):
         centers = [c for r in baseline["runs"]
                    if (c := _center(r["values"].get(m["name"]))) is not None]
@@ -404,8 +428,9 @@ def knife_edges(record: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
         width = hi - lo
         for b in verdict_bounds(m):
             if lo - width <= b <= hi + width:
-                out.append(f"{m['name']}: accepted [{lo:.3g}, {hi:.3g}] is within its own range "
-                           f"({width:.3g}) of the bound {b:.3g} where the verdict flips")
+                out[m["name"]] = (f"{m['name']}: accepted [{lo:.3g}, {hi:.3g}] is within its "
+                                  f"own range ({width:.3g}) of the bound {b:.3g} where the "
+                                  "verdict flips")
     return out
 
 
@@ -449,10 +474,10 @@ def compare(record: dict[str, Any], baseline: dict[str, Any] | None,
             f"accept (`{record_command(tier, [claim], class_option(record))}`)"], [], where)
     problems, info = [], []
     verdicts = sorted({r["verdict"] for r in baseline["runs"]})
-    edges = knife_edges(record, baseline) if record.get("timing") else []
+    edges = knife_edges(record, baseline) if record.get("timing") else {}
     if len(verdicts) == 1 and edges:
         info.append(f"verdict is on a timing knife edge (accepted {verdicts[0]}, this run "
-                    f"{record['verdict']}; reported, not gated): {'; '.join(edges)}")
+                    f"{record['verdict']}; reported, not gated): {'; '.join(edges.values())}")
     elif len(verdicts) == 1:
         if verdicts[0] != record["verdict"]:
             problems.append(f"verdict changed: accepted {verdicts[0]}, now {record['verdict']}")
@@ -467,11 +492,40 @@ def compare(record: dict[str, Any], baseline: dict[str, Any] | None,
         if b is None:
             problems.append(f"measurement {m['name']!r} is new (not in the baseline)")
             continue
-        if b.get("band") is None or m.get("ours") is None:
+        if b.get("band") is None:  # a timing: its verdict is gated, not its value
             continue
         accepted = [r["values"][m["name"]] for r in baseline["runs"]]
         moved, why = measurement_moved(m["name"], m["ours"], accepted, float(b["band"]))
         (problems if moved else info).extend([why] if why else [])
     missing = set(base_m) - {m["name"] for m in record.get("measurements", [])}
     problems.extend(f"measurement {n!r} disappeared" for n in sorted(missing))
+    gated, reported = item_verdict_changes(record, baseline, edges)
+    problems.extend(gated)
+    info.extend(reported)
     return Comparison("changed" if problems else "match", problems, info, where)
+
+
+def item_verdict_changes(record: dict[str, Any], baseline: dict[str, Any],
+                         edges: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(gated, reported) lines for the items whose verdict differs from the accepted one.
+    Gated like the claim's verdict: when every accepted run gave the item one verdict and the
+    item is not on a timing knife edge (`edges`); accepted runs that disagree make it
+    hardware-dependent (not gated). Baselines accepted before runs stored item verdicts
+    compare the claim's verdict only, and say so."""
+    runs = baseline["runs"]
+    if not all("item_verdicts" in r for r in runs):
+        return [], ["the accepted runs predate per-item verdicts: only the claim's verdict is "
+                    "compared (re-record the baseline to gate each item's)"]
+    edge_names = set(edges)
+    gated, reported = [], []
+    for m in record.get("measurements", []):
+        accepted = {r["item_verdicts"].get(m["name"]) for r in runs}
+        if m["name"] not in runs[0]["item_verdicts"] or len(accepted) != 1:
+            continue  # new (flagged above) or hardware-dependent
+        then, now = accepted.pop(), m.get("verdict")
+        if then != now:
+            line = f"{m['name']}: verdict changed: accepted {then}, now {now}"
+            (reported if m["name"] in edge_names else gated).append(
+                line + (" (on a timing knife edge: reported, not gated)"
+                        if m["name"] in edge_names else ""))
+    return gated, reported

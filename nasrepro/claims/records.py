@@ -71,9 +71,10 @@ class Measurement:
         if self.verdict is not None:
             self.verdict = Verdict(self.verdict)
             return self.verdict
-        if self.ours is None:
-            self.verdict = Verdict.NOT_RUN
-            return self.verdict
+        if self.ours is None:  # a silent NOT RUN would drop the item from the claim verdict
+            raise ConfigError(f"measurement {self.name!r} has no value: give it a verdict "
+                              "(NOT RUN with the reason in its detail, or NOT REPRODUCED "
+                              "when the experiment ran and could not produce the number)")
         if self.tolerance is None:
             raise ConfigError(f"measurement {self.name!r}: give a tolerance or a verdict")
         spread = self.spread()

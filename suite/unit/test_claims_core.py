@@ -206,3 +206,12 @@ def test_mann_whitney_two_sided_symmetric():
     a, b = stats.mann_whitney_two_sided(x, y), stats.mann_whitney_two_sided(y, x)
     assert a["p"] == pytest.approx(b["p"]) and a["p"] == pytest.approx(
         2 * stats.mann_whitney_less(x, y)["p"])
+
+
+def test_a_measurement_without_a_value_needs_a_verdict():
+    # regression: a None value silently became NOT RUN and dropped out of the claim's verdict
+    # (one met item + one unmeasured one read REPRODUCED, "1 of 1" rows met)
+    with pytest.raises(ConfigError, match="'m' has no value: give it a verdict"):
+        Measurement("m", None, paper=1.0, tolerance=Tolerance("absolute", 1.0, "t")).evaluate()
+    forced = Measurement("m", None, paper=1.0, verdict=Verdict.NOT_REPRODUCED)
+    assert forced.evaluate() is Verdict.NOT_REPRODUCED

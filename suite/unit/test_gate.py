@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nasrepro.claims import ClaimResult, Measurement, Tolerance, baselines
+from nasrepro.claims import ClaimResult, Measurement, Tolerance, Verdict, baselines
 from nasrepro.claims.records import build_record
 from nasrepro.errors import ConfigError, DataError
 
@@ -322,10 +322,11 @@ def test_timing_verdict_clear_of_its_bound_stays_gated():
     # AMD, LENET-2: accepted 0.015 and 0.027, 0.073 below the bound, 0.012 apart: a run
     # over 0.1 is a real change, not noise
     base = baselines.build_baseline([_timing(0.015), _timing(0.027)])
-    assert baselines.knife_edges(_timing(0.02), base) == []
+    assert baselines.knife_edges(_timing(0.02), base) == {}
     c = baselines.compare(_timing(0.2), base)
     assert c.status == "changed"
-    assert c.problems == ["verdict changed: accepted REPRODUCED, now NOT REPRODUCED"]
+    assert c.problems == ["verdict changed: accepted REPRODUCED, now NOT REPRODUCED",
+                          "x: verdict changed: accepted REPRODUCED, now NOT REPRODUCED"]
     # one accepted run measures no noise: its verdict is gated as before
     one = baselines.build_baseline([_timing(0.09)])
     assert baselines.compare(_timing(0.2), one).status == "changed"
@@ -375,3 +376,74 @@ def test_a_measurement_that_disappears_or_appears_fails_the_gate():
     assert not lost.ok and lost.problems == ["measurement 'y' disappeared"]
     new = baselines.compare(two([0.5], [0.6], names=("x", "z")), base)
     assert not new.ok and "measurement 'z' is new" in new.problems[0]
+
+
+def _items(values: dict, *, tol=TIGHT, forced=None):
+    """A REWARD-4-like record: one measurement per name, paper 0.5; a value of None needs a
+    forced verdict (a Kaplan-Meier median not reached is NOT REPRODUCED)."""
+    forced = forced or {}
+    res = ClaimResult("REWARD-4", [Measurement(n, v, paper=0.5, tolerance=tol, band=0.05,
+                                               verdict=forced.get(n))
+                                   for n, v in values.items()], config={"device": "cpu"})
+    return build_record(res, tier="smoke", paper="P", spec={"hardware": "independent"},
+                        config_hash="h", env={"machine_class": "c", "code_path_env": {}},
+                        started=0.0)
+
+
+@pytest.mark.parametrize("then, now", [
+    ([0.9, 0.91], float("nan")), ([0.9, 0.91], [float("nan"), 0.9, 0.91]),
+    ([0.9, 0.91], None), ([None, None], 0.9), ([float("nan")], 0.9),
+    ([0.9], float("inf")), ([float("nan")], None)])
+def test_a_value_that_goes_missing_nan_or_appears_has_moved(then, now):
+    # regression: a NaN (or missing) value read "match" against finite accepted values, and a
+    # value appearing where the accepted runs had none was never compared
+    moved, why = baselines.measurement_moved("m", now, then, band=0.05)
+    assert moved and why.startswith("m: ") and "now, the accepted runs had" in why
+
+
+@pytest.mark.parametrize("then, now", [
+    ([None], None), ([float("nan"), 0.9], float("nan")), ([None, 0.9], 0.92), ([0.9], 0.92)])
+def test_the_same_kind_of_non_value_or_an_in_band_value_has_not_moved(then, now):
+    assert baselines.measurement_moved("m", now, then, band=0.05) == (False, "")
+
+
+def test_a_km_median_reached_where_it_was_not_fails_the_gate():
+    # REWARD-4: settle/proposed was 'not reached' (None, NOT REPRODUCED) when accepted; a run
+    # where it reaches 4000 (and the claim stays PARTIAL) is news
+    nr = {"settle": Verdict.NOT_REPRODUCED}
+    base = baselines.build_baseline([_items({"settle": None, "speedup": 0.5}, forced=nr)])
+    same = baselines.compare(_items({"settle": None, "speedup": 0.5}, forced=nr), base)
+    assert same.status == "match", same.problems
+    now = _items({"settle": 0.5, "speedup": 0.9})
+    assert now["verdict"] == base["runs"][0]["verdict"] == "PARTIAL"
+    c = baselines.compare(now, base)
+    assert c.status == "changed"
+    assert "settle: 0.5 now, the accepted runs had no value" in c.problems
+    assert "settle: verdict changed: accepted NOT REPRODUCED, now REPRODUCED" in c.problems
+
+
+def test_an_item_verdict_that_flips_inside_a_partial_claim_fails_the_gate():
+    # a widened tolerance (or a value moving within its band across a bound) turns one item
+    # green while the claim stays PARTIAL: the claim's verdict alone did not notice
+    base = baselines.build_baseline([_items({"a": 0.5, "b": 0.63, "c": 0.9})])
+    assert [r["item_verdicts"] for r in base["runs"]] == [
+        {"a": "REPRODUCED", "b": "NOT REPRODUCED", "c": "NOT REPRODUCED"}]
+    wider = Tolerance("absolute", 0.2, "test: widened")
+    now = _items({"a": 0.5, "b": 0.63, "c": 0.9}, tol=wider)
+    assert now["verdict"] == "PARTIAL"
+    c = baselines.compare(now, base)
+    assert c.status == "changed" and c.problems == [
+        "b: verdict changed: accepted NOT REPRODUCED, now REPRODUCED"]
+    # accepted runs that disagree on an item: hardware-dependent, not gated
+    two = baselines.build_baseline([_items({"a": 0.5, "b": 0.63, "c": 0.9}),
+                                    _items({"a": 0.5, "b": 0.58, "c": 0.9})])
+    assert baselines.compare(now, two).status == "match"
+
+
+def test_a_baseline_without_item_verdicts_compares_the_claim_verdict_and_says_so():
+    values = {"a": 0.5, "b": 0.63, "c": 0.9}
+    base = baselines.build_baseline([_items(values)])
+    for run in base["runs"]:
+        del run["item_verdicts"]  # accepted before runs stored them
+    c = baselines.compare(_items(values, tol=Tolerance("absolute", 0.2, "w")), base)
+    assert c.status == "match" and any("predate per-item verdicts" in i for i in c.info)
