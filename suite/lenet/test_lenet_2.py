@@ -46,8 +46,9 @@ def test_lenet_2_time_independent_of_lr(claim):
                    round(same_repeat_ratio(per, k, "1"), 3)] for k in LR_CASES])
     result.notes.append(timing_note(claim, t))
     result.notes.append(
-        "Case 8 (lr 0.1) diverges within its first 100 iterations (NaN weights; its net then "
-        "predicts one class). It is judged by a two-sided rank test of its same-repeat ratios "
+        "Case 8 (lr 0.1) is the case LENET-4 judges for divergence (its record says whether it "
+        "learned). It is "
+        "judged by a two-sided rank test of its same-repeat ratios "
         "against the learning cases' (alpha 0.01). With PyTorch's NCHW max pool it trained "
         "7-9 % faster (p <= 3.6e-4 in six runs: PARTIAL): that kernel is ~3x faster on NaN "
         "input. The model now pools in channels-last layout (same values and gradients, no "
