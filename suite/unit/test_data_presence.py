@@ -42,7 +42,11 @@ def test_an_unknown_dataset_name_is_an_error(tmp_path):
         data.missing("cifar100", tmp_path)
 
 
-@pytest.mark.data("cifar10", "mnist")
-def test_the_shared_data_root_has_every_dataset():
-    """Runs where the data root is set up (CI, the device): nothing to skip there."""
-    assert [n for n in data.DATASETS if data.missing(n)] == []
+def test_a_data_root_with_any_dataset_has_every_one():
+    """Where a data root is set up (CI, the device) it is whole: a half-copied root would
+    otherwise turn into skips. Without any dataset (a user without data) this skips.
+    (It carried the data marker, which skipped it in exactly the case it is for.)"""
+    absent = [n for n in data.DATASETS if data.missing(n)]
+    if len(absent) == len(data.DATASETS):
+        pytest.skip("no dataset under the data root: nothing to check")
+    assert absent == [], [data.missing(n) for n in absent]
