@@ -26,7 +26,7 @@ from nasrepro.data.cifar import Split
 from nasrepro.measure.timers import synchronize
 from nasrepro.models.wrn import WideResNet
 from nasrepro.train.checkpoint import NO_PROGRESS, StageProgress
-from nasrepro.train.loop import _fmt_eta, autocast, log_stderr
+from nasrepro.train.loop import _fmt_eta, autocast, log_resumed, log_stderr
 from nasrepro.train.perf import Perf, deterministic_kernels
 from nasrepro.train.schedules import cosine_lr
 
@@ -128,6 +128,7 @@ def distill_block(teacher: WideResNet, position: int, candidate: nn.Module, trai
         opt.load_state_dict(state["opt"])
         gen.set_state(state["gen"])
         losses, tvars, times, start = state["loss"], state["tvar"], state["time"], state["epoch"]
+        log_resumed(log, stage, start, cfg.epochs)
     candidate.train()
     for epoch in range(start + 1, cfg.epochs + 1):
         synchronize(device)

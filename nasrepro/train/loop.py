@@ -64,6 +64,14 @@ def autocast(device: torch.device, perf: Perf | None = None):
     return resolve(perf, device).autocast(device)
 
 
+def log_resumed(log: Callable[[str], None] | None, stage: str, epoch: int, epochs: int
+                ) -> None:
+    """The line a resumable stage logs when it continues from a stored epoch (one wording for
+    every loop: tests and users grep for it)."""
+    if log:
+        log(f"[{stage}] resuming after epoch {epoch}/{epochs}")
+
+
 def _fmt_eta(seconds: float) -> str:
     m, s = divmod(round(seconds), 60)
     h, m = divmod(m, 60)
@@ -164,8 +172,7 @@ def train_classifier(model: nn.Module, train: Split, test: Split, cfg: TrainConf
         opt.load_state_dict(state["opt"])
         gen.set_state(state["gen"])
         hist, start = state["hist"], state["epoch"]
-        if log:
-            log(f"[{stage}] resuming after epoch {start}/{cfg.epochs}")
+        log_resumed(log, stage, start, cfg.epochs)
     model.train()
     for epoch in range(start + 1, cfg.epochs + 1):
         synchronize(device)
