@@ -81,6 +81,13 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("flip-removed", "nasrepro/data/augment.py",
            "    if flip:\n        x = random_flip(x, gen)", "    if flip:\n        pass",
            ("suite/unit/test_cifar.py",), "horizontal flip silently dropped"),
+    Mutant("crop-never-shifts", "nasrepro/data/augment.py",
+           "    dy = torch.randint(0, 2 * padding + 1, (b,), device=x.device, generator=gen)\n"
+           "    dx = torch.randint(0, 2 * padding + 1, (b,), device=x.device, generator=gen)\n",
+           "    dy = torch.full((b,), padding, device=x.device)\n"
+           "    dx = torch.full((b,), padding, device=x.device)\n",
+           ("suite/unit/test_cifar.py",),
+           "the random crop always cuts the centre window (padding, no shift)"),
     Mutant("opsub-test-split-swapped", "nasrepro/experiments/opsub.py",
            'self.test = cifar.load("test",', 'self.test = cifar.load("train",',
            ("suite/unit/test_opsub_data.py",),

@@ -131,6 +131,42 @@ def test_crop_is_a_window_of_the_padded_image(seed, pad):
         assert any(torch.equal(out[b], w) for w in windows)
 
 
+def _offsets(out: torch.Tensor, padded: torch.Tensor, pad: int) -> list[tuple[int, int]]:
+    """The (dy, dx) of the window of `padded` that each cropped image equals (random images:
+    at most one matches; None where none does)."""
+    return [next(((dy, dx) for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)
+                  if torch.equal(out[b], padded[b, :, dy:dy + 32, dx:dx + 32])), None)
+            for b in range(len(out))]
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_crop_shifts_by_random_offsets(seed):
+    """The crop draws its window per image: a crop that always cut the centre window (or one
+    offset for the whole batch) would still be 'a window of the padded image'."""
+    x = normalize(_batch(64, seed))
+    out = random_crop(x, 4, torch.Generator().manual_seed(seed))
+    offsets = _offsets(out, torch.nn.functional.pad(x, (4,) * 4), 4)
+    assert None not in offsets
+    assert len(set(offsets)) > 10   # 64 draws of 81 offsets: ~44 distinct expected
+    assert len({dy for dy, _ in offsets}) > 1 and len({dx for _, dx in offsets}) > 1
+
+
+def test_augment_crops_when_padding_is_asked():
+    """augment(padding=4) shifts the images (black border), so it differs from the plain
+    normalised batch: a crop dropped from `augment` would return that batch unchanged."""
+    x = _batch(64)
+    plain = normalize(x)
+    out = augment(x, torch.Generator().manual_seed(5), padding=4, flip=False)
+    black = normalize(torch.zeros(1, 3, 1, 1, dtype=torch.uint8)).view(1, 3, 1, 1)
+    padded = black.expand(64, 3, 40, 40).clone()
+    padded[..., 4:36, 4:36] = plain
+    offsets = _offsets(out, padded, 4)
+    assert None not in offsets and len(set(offsets)) > 10
+    moved = sum(not torch.equal(out[i], plain[i]) for i in range(64))
+    assert moved > 48   # only the centre window (1 of 81) leaves an image in place
+
+
 def test_flip_and_cutout_shapes_and_content():
     x = normalize(_batch(64))
     g = torch.Generator().manual_seed(1)
