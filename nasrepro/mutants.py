@@ -74,6 +74,12 @@ MUTANTS: tuple[Mutant, ...] = (
            "adj = torch.stack(per_seed)[:, None] * truncation_masks(truncate_m)[None]",
            "adj = 0 * torch.stack(per_seed)[:, None] * truncation_masks(truncate_m)[None]",
            ("suite/unit/test_gcn_controller.py",), "the GCN controller's adjacency zeroed"),
+    Mutant("lstm-logits-unbounded", "nasrepro/nas/controllers/lstm.py",
+           "# [S, 5]\n            logits = self.tanh_constant * torch.tanh(logits / "
+           "self.temperature)\n", "# [S, 5]\n",
+           ("suite/unit/test_controllers.py::test_lstm_logits_bounded_by_tanh_constant",),
+           "the LSTM controller's sample() drops ENAS' tanh bound on its logits (sample_many, "
+           "the same line, is caught by the same test)"),
     Mutant("cutout-removed", "nasrepro/data/augment.py",
            "    if cutout_size:\n        x = cutout(x, cutout_size, gen)",
            "    if cutout_size:\n        pass",

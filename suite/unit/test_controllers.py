@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from nasrepro.data.nb201 import load_table
+from nasrepro.nas.controllers import lstm
 from nasrepro.nas.controllers.base import Controller
 from nasrepro.nas.controllers.factorized import FactorizedController, sample_categorical
 from nasrepro.nas.controllers.lstm import LSTMController
@@ -58,11 +59,33 @@ def test_sample_categorical_frequencies():
                                                   dtype=torch.float64), atol=0.01, rtol=0)
 
 
-def test_lstm_logits_bounded_by_tanh_constant():
-    ctl = LSTMController(2, torch.Generator().manual_seed(0), tanh_constant=2.5)
-    smp = ctl.sample(torch.Generator().manual_seed(0))
-    # each decision's probability is >= softmax bound exp(-5) / (1 + 4 exp(0))... > 0
-    assert bool((smp.log_prob > 6 * math.log(math.exp(-5.0) / 5)).all())
+@pytest.mark.parametrize("method", ["sample", "sample_many"])
+def test_lstm_logits_bounded_by_tanh_constant(method, monkeypatch):
+    """ENAS' bound tc * tanh(logits / temperature) keeps every op's probability at least
+    e^-tc / (e^-tc + (K-1) e^tc): checked on a controller whose raw logits are huge (output
+    layer scaled 1e4), so that without the bound ops get log-probs of about -1e3."""
+    tc, k = 2.5, 5
+    ctl = LSTMController(3, torch.Generator().manual_seed(0), tanh_constant=tc)
+    with torch.no_grad():
+        ctl.w_out.mul_(1e4)
+        ctl.b_out.mul_(1e4)
+    seen = []
+
+    def recording(logits, generator):
+        seen.append(logits.detach())
+        return sample_categorical(logits, generator)
+
+    monkeypatch.setattr(lstm, "sample_categorical", recording)
+    g = torch.Generator().manual_seed(0)
+    smp = ctl.sample(g) if method == "sample" else ctl.sample_many(g, 4)
+    assert len(seen) == 6 and all(s.shape[-1] == k for s in seen)
+    min_log_p = math.log(math.exp(-2 * tc) / (math.exp(-2 * tc) + k - 1))
+    for logits in seen:   # every op of every decision, not only the sampled one
+        assert bool((torch.log_softmax(logits, -1) >= min_log_p - 1e-5).all())
+    # the public outputs agree: each decision's entropy >= -log(max prob) >= this
+    min_entropy = math.log(1 + (k - 1) * math.exp(-2 * tc))
+    assert bool((smp.log_prob >= 6 * min_log_p - 1e-4).all())
+    assert bool((smp.entropy >= 6 * min_entropy - 1e-5).all())
 
 
 @pytest.fixture(scope="module")
