@@ -9,19 +9,37 @@ from hypothesis import strategies as st
 from nasrepro.train.lenet_timing import paired_spread, same_repeat_ratio
 
 costs = st.lists(st.floats(0.5, 2.0), min_size=2, max_size=5)
-drift = st.lists(st.floats(0.5, 3.0), min_size=3, max_size=25)
 
 
 @settings(max_examples=60, deadline=None)
-@given(costs, drift)
-def test_paired_spread_ignores_drift_between_repeats(cost, speed):
-    # case k's time in repeat r = its cost x the machine's slowness in that repeat
-    per = {str(k): c * np.asarray(speed) for k, c in enumerate(cost)}
+@given(cost=costs, half=st.integers(1, 12), base=st.floats(0.5, 3.0),
+       step=st.floats(1.2, 2.0), slow_first=st.booleans(), data=st.data())
+def test_paired_spread_ignores_drift_between_repeats(cost, half, base, step, slow_first, data):
+    """The machine jitters per repeat (x1-1.1, shared by the cases) and changes phase (speed
+    x `step`) in the middle repeat, after the first `split` cases ran: pairing cancels the
+    drift in every other repeat, while the cases' own medians land in different phases.
+    (A drift every case shares in every repeat would cancel in unpaired medians too.)"""
+    n = 2 * half + 1
+    jitter = np.asarray(data.draw(st.lists(st.floats(1.0, 1.1), min_size=n, max_size=n)))
+    split = data.draw(st.integers(1, len(cost) - 1))   # cases [0, split) run before it
+    first, second = (base * step, base) if slow_first else (base, base * step)
+
+    def slowness(k: int) -> np.ndarray:
+        before = np.arange(n) < half + (k < split)       # the middle repeat: by position
+        return np.where(before, first, second) * jitter
+
+    per = {str(k): c * slowness(k) for k, c in enumerate(cost)}
     keys = list(per)
+    # the data is a trap: case `split`'s median and case 0's are in different phases
+    unpaired = float(np.median(per[str(split)]) / np.median(per["0"]))
+    assert not np.isclose(unpaired, cost[split] / cost[0], rtol=0.05)
     expected = max(cost) / min(cost) - 1.0
     assert np.isclose(paired_spread(per, keys, "0"), expected, rtol=1e-9, atol=1e-12)
     for k, c in enumerate(cost):
         assert np.isclose(same_repeat_ratio(per, str(k), "0"), c / cost[0], rtol=1e-9)
+        pair = max(c, cost[0]) / min(c, cost[0]) - 1.0
+        assert np.isclose(paired_spread(per, ["0", str(k)], "0"), pair, rtol=1e-9,
+                          atol=1e-12)
 
 
 def test_unpaired_medians_would_see_drift_that_paired_ratios_cancel():
