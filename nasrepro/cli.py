@@ -20,6 +20,26 @@ EXTENSIONS: tuple[str, ...] = ("nasrepro.data.nb201_cli", "nasrepro.data.cli",
                                "nasrepro.stages.cli")
 
 
+#: seconds a child gets after Ctrl-C to stop its workers and keep what it finished
+CHILD_GRACE_S = 60.0
+
+
+def call_child(cmd: Sequence[str], **kwargs: object) -> int:
+    """subprocess.call, but a Ctrl-C (which the child gets too, from the terminal) waits for
+    the child to stop its own workers instead of killing it after 0.25 s as
+    subprocess.call does: a pytest killed mid-shutdown left its worker processes running
+    for ever. A second Ctrl-C, or CHILD_GRACE_S, kills it."""
+    with subprocess.Popen(cmd, **kwargs) as child:  # type: ignore[call-overload]
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            try:
+                child.wait(timeout=CHILD_GRACE_S)
+            except (KeyboardInterrupt, subprocess.TimeoutExpired):
+                child.kill()
+            raise
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
@@ -83,7 +103,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print("+", " ".join(cmd), flush=True)
     # REPORT.md is written once, here, after pytest (the session would write it too)
     env = {**(env if env is not None else os.environ), REPORT_AFTER_ENV: "1"}
-    rc = subprocess.call(cmd, cwd=repo_root(), env=env)
+    rc = call_child(cmd, cwd=repo_root(), env=env)
     if rc in NO_REPORT_CODES:
         print(f"nasrepro: pytest exited {rc} ({NO_REPORT_CODES[rc]}): no report written",
               file=sys.stderr)
@@ -119,7 +139,7 @@ def rebuild_stale_records(tier: str | None) -> int:
         claims = ["OPSUB"] if stale == everyone else stale
         cmd = pytest_command(t, claims, None, device, False, ["-q"])
         env = {**os.environ, STAGES_ENV: "stored", REPORT_AFTER_ENV: "1"}
-        rc = max(rc, subprocess.call(cmd, cwd=repo_root(), env=env))
+        rc = max(rc, call_child(cmd, cwd=repo_root(), env=env))
     return rc
 
 
@@ -173,7 +193,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             cmd = bench_command(str(storage), save=args.save and not only, json_out=str(out),
                                 only=only)
             print("+", " ".join(cmd), flush=True)
-            code = subprocess.call(cmd + list(args.pytest_args), cwd=repo_root())
+            code = call_child(cmd + list(args.pytest_args), cwd=repo_root())
             return code, (gate.medians(gate.load(out)) if out.is_file() else {})
 
         code, first = timed()
@@ -217,7 +237,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     env = {**os.environ, REPORT_AFTER_ENV: "1"}  # written once, below
     for name, cmd in steps.items():
         print(f"== nightly: {name}\n+ {' '.join(cmd)}", flush=True)
-        codes[name] = subprocess.call(cmd, cwd=repo_root(), env=env)
+        codes[name] = call_child(cmd, cwd=repo_root(), env=env)
     print(f"report: {write_report()}")
     for name, code in codes.items():
         print(f"nightly {name}: {'ok' if code == 0 else f'FAILED (exit {code})'}")

@@ -203,12 +203,10 @@ class WorkerPool:
     LocalExecutor use it."""
 
     def __init__(self, jobs: int) -> None:
-        from nasrepro.progress import worker_init
-
         ctx = multiprocessing.get_context("spawn")
         self.lines = ctx.Queue()
-        self.pool = cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=worker_init,
-                                           initargs=(self.lines,))
+        self.pool = cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
+                                           initargs=(self.lines, os.getpid()))
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future:
         return self.pool.submit(fn, *args)
@@ -223,17 +221,46 @@ class WorkerPool:
             if done:
                 return done
 
-    def close(self) -> None:
+    def close(self, terminate: bool = False) -> None:
+        """Shut the pool down: queued units cancelled, running ones waited for; with
+        `terminate` (Ctrl-C) the workers are stopped at once instead (what they finished is
+        stored already; a unit cut short resumes from its checkpoint or reruns)."""
         from nasrepro.progress import forward
 
+        if terminate:
+            stop = getattr(self.pool, "terminate_workers", None)  # Python >= 3.14
+            if stop is not None:
+                stop()
+            else:
+                for proc in list((self.pool._processes or {}).values()):
+                    proc.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
         forward(self.lines)
 
     def __enter__(self) -> WorkerPool:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(terminate=exc_type is not None and issubclass(exc_type, KeyboardInterrupt))
+
+
+def _worker_init(lines: Any, parent: int) -> None:
+    """Initializer of a WorkerPool process: progress lines to the driver, and an exit of its
+    own once the driver is gone (killed, or its parent killed it): a worker left behind
+    would compute on, then block on a pipe nobody reads, for ever."""
+    import threading
+    import time
+
+    from nasrepro.progress import worker_init
+
+    worker_init(lines)
+
+    def exit_with_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_parent, name="exit-with-driver", daemon=True).start()
 
 
 def _run_on_ray(units: Sequence[tuple[int, Unit]], device: str, jobs: int, cpus_per_unit: int,

@@ -47,9 +47,9 @@ RULE = (
     "accepted run had the same kind of non-value, and so has a value where every accepted run "
     "had none. The verdict, and each item's verdict, must equal the accepted one when all "
     "accepted runs agree; when they disagree the verdict is hardware-dependent (on a knife "
-    "edge) and is reported, not gated. A timing claim's verdict is also reported, not gated, when the accepted "
-    "values of a measurement do not clear the bound where its verdict flips by at least "
-    "their own range (run-to-run timing noise could carry the next run across it)."
+    "edge) and is reported, not gated. A timing claim's verdict is also reported, not gated, "
+    "when the accepted values of a measurement do not clear the bound where its verdict flips "
+    "by at least their own range (run-to-run timing noise could carry the next run across it)."
 )
 
 # Statuses of a comparison and whether the test passes with it.

@@ -30,9 +30,10 @@ class LocalExecutor:
                 else cf.wait(handles, return_when=cf.FIRST_COMPLETED)[0])
         return [(h, h.result()) for h in done]
 
-    def close(self) -> None:
+    def close(self, terminate: bool = False) -> None:
+        """Stop the workers: after their running stages, or at once (`terminate`: Ctrl-C)."""
         if self.pool is not None:
-            self.pool.close()
+            self.pool.close(terminate)
 
 
 class RayExecutor:
@@ -54,7 +55,8 @@ class RayExecutor:
         done, _ = self.ray.wait(handles, num_returns=1)
         return [(h, self.ray.get(h)) for h in done]
 
-    def close(self) -> None:
+    def close(self, terminate: bool = False) -> None:
+        """Shut the Ray session down (its tasks stop with it either way)."""
         self.ray.shutdown()
 
 

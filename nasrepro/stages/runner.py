@@ -62,8 +62,13 @@ def run_graph(graph: list[Stage], store: StageStore, tier: str, device: str, exe
                     stopping = True
                     log(f"budget: {st.name} stopped after epoch {out['epoch']} "
                         "(checkpoint stored)")
-    finally:
+    except KeyboardInterrupt:
+        executor.close(terminate=True)  # stop now: finished stages and checkpoints are kept
+        raise
+    except BaseException:
         executor.close()
+        raise
+    executor.close()
     return eta.status(graph, store, tier)
 
 
