@@ -14,8 +14,10 @@ def add_stage_run_options(sp: argparse.ArgumentParser) -> None:
     """--budget / --jobs / --executor / --address on `nasrepro run`."""
     sp.add_argument("--budget", default=None, metavar="TIME",
                     help="run the OPSUB stages first within this time (e.g. 60s, 9m, 1.5h): "
-                         "stop cleanly before it (finished stages stored, the stage in flight "
-                         "checkpointed), print what is left with an ETA; the OPSUB claims then "
+                         "a stage or epoch starts only if its measured time still fits, so a run "
+                         "ends at the budget give or take one epoch's variation (finished "
+                         "stages stored, the stage in flight checkpointed), then prints what "
+                         "is left with an ETA; the OPSUB claims then "
                          "report 'incomplete' until a rerun finishes the stages")
     sp.add_argument("--jobs", type=int, default=None,
                     help="independent units at once: OPSUB stages (distillations and "
@@ -203,7 +205,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     from nasrepro.cli import HelpFormatter
 
     d = HelpFormatter
-    sp = sub.add_parser("stages", help="OPSUB stage results: export/import bundles, status")
+    sp = sub.add_parser("stages", help="OPSUB stage results: status, export/import bundles, "
+                                       "commit, compare")
     ss = sp.add_subparsers(dest="stages_command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:

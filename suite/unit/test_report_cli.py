@@ -44,7 +44,7 @@ def test_cli_report_renders_and_rebuilds_only_what_is_stale(reports, capsys, mon
     calls = []
     monkeypatch.setattr(rebuild, "stale_records", lambda tier, device: (
         (["OPSUB-2"], "the stage store X") if tier == "smoke" else ([], "")))
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, **kw: calls.append(
+    monkeypatch.setattr(cli, "call_child", lambda cmd, **kw: calls.append(
         (cmd, kw["env"]["NASREPRO_STAGES"])) or 1)
     assert cli.main(["report", "--no-rebuild"]) == 0 and not calls
     assert cli.main(["report"]) == 1
