@@ -188,8 +188,13 @@ def _cmd_commit(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from nasrepro.errors import ConfigError
     from nasrepro.stages.compare import record_differences
 
+    for folder in (args.a, args.b):
+        if not Path(folder).is_dir():
+            raise ConfigError(f"{folder}: no such folder (give two results folders, e.g. "
+                              "reports/results/smoke)")
     diffs = record_differences(Path(args.a), Path(args.b))
     if diffs:
         print(f"OPSUB records differ ({len(diffs)}): " + "; ".join(diffs[:5]))

@@ -31,6 +31,7 @@ def record_differences(a: Path, b: Path, prefix: str = "OPSUB-") -> list[str]:
         ma, mb = ra["measurements"], rb["measurements"]
         for k in sorted(set(ma) | set(mb)):
             if ma.get(k) != mb.get(k):
-                va, vb = (m.get(k, {}).get("value", "absent") for m in (ma, mb))
-                out.append(f"{n}: {k}: {va} vs {vb}")
+                va, vb = (m[k].get("ours") if k in m else "absent" for m in (ma, mb))
+                what = f"{va} vs {vb}" if va != vb else "same value, other fields differ"
+                out.append(f"{n}: {k}: {what}")
     return out

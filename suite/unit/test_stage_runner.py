@@ -308,7 +308,8 @@ def _record(tmp, name, values, verdict="NOT RUN"):
     tmp.mkdir(exist_ok=True)
     (tmp / name).write_text(json.dumps({
         "verdict": verdict, "environment": {"t": str(tmp)},
-        "measurements": [{"name": k, "value": v} for k, v in values.items()]}))
+        "measurements": [{"name": k, "ours": v, "verdict": "NOT RUN"}
+                         for k, v in values.items()]}))
 
 
 @pytest.mark.data("cifar10")  # the stage graph's keys hold the CIFAR-10 checksums
@@ -346,6 +347,23 @@ def test_record_comparison_ignores_environment_and_names_differences(tmp_path):
     _record(a, "OPSUB-2.json", {"z": 0.0})
     assert any("only in" in d for d in record_differences(a, b))
     assert record_differences(tmp_path / "none", tmp_path / "none2")  # nothing compared
+    # a difference names the values as records store them ('ours'; it said 'absent vs
+    # absent' for real records), or that only another field differs
+    _record(b, "OPSUB-2.json", {"z": 0.0})
+    _record(b, "OPSUB-1.json", {"x": 1.0, "y": [2.0, 2.5]})
+    assert record_differences(a, b) == ["OPSUB-1.json: y: 2.0 vs [2.0, 2.5]"]
+    rec = json.loads((b / "OPSUB-1.json").read_text())
+    rec["measurements"][0].update(ours=1.0, verdict="REPRODUCED")
+    (b / "OPSUB-1.json").write_text(json.dumps({**rec, "verdict": "NOT RUN"}))
+    _record(a, "OPSUB-1.json", {"x": 1.0, "y": [2.0, 2.5]})
+    assert record_differences(a, b) == ["OPSUB-1.json: x: same value, other fields differ"]
+
+
+def test_stages_compare_of_a_folder_that_is_not_there_is_one_line(tmp_path, capsys):
+    from nasrepro import cli
+
+    assert cli.main(["stages", "compare", str(tmp_path), str(tmp_path / "nope")]) == 2
+    assert "nope: no such folder" in capsys.readouterr().err
 
 
 def test_determinism_rerun_waits_when_it_would_pass_the_deadline(monkeypatch):
