@@ -17,11 +17,11 @@ def single_class_note(final_test_acc: np.ndarray, test_labels: np.ndarray) -> st
     out = []
     for acc in final_test_acc:
         hits = np.flatnonzero(counts == round(float(acc) * test_labels.size))
-        out.append(f"{acc:.4f} = the share of class {int(hits[0])} in the test set, the score "
-                   "of a net that predicts that one class for every image" if hits.size else
-                   f"{acc:.4f} equals no single class's share of the test set")
-    return (f"MNIST's test classes are {counts.min() / test_labels.size:.4f}-"
-            f"{counts.max() / test_labels.size:.4f} of it; final test accuracy "
+        out.append(f"{acc:.4f} = the share of class {int(hits[0])}, the score of a net that "
+                   "predicts that one class for every image" if hits.size else
+                   f"{acc:.4f} equals no single class's share")
+    return (f"MNIST's test classes each make up {counts.min() / test_labels.size:.4f}-"
+            f"{counts.max() / test_labels.size:.4f} of the test set; final test accuracy "
             + "; ".join(out) + ".")
 
 
