@@ -40,13 +40,21 @@ def call_child(cmd: Sequence[str], **kwargs: object) -> int:
             raise
 
 
+def _not_compared(record: dict) -> str:
+    """' (user overrides seeds=2; not compared)' for a record made with overrides: its verdict
+    is not the tier's, and the gate did not compare it with the accepted baseline."""
+    over = record.get("overrides") or {}
+    return (" (overrides " + ", ".join(f"{k}={v}" for k, v in sorted(over.items()))
+            + "; not compared)") if over else ""
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from nasrepro.claims.records import load_records
     from nasrepro.claims.references import load_papers
 
-    last = {(r["claim"], r["tier"]): r["verdict"] for r in load_records()}
+    last = {(r["claim"], r["tier"]): r["verdict"] + _not_compared(r) for r in load_records()}
     rows = []
     for paper in load_papers().values():
         for cid, spec in paper.claims.items():

@@ -79,6 +79,18 @@ def test_cli_list_runs(reports, capsys):
     assert "REWARD-1" in out and "GCNAS-2" in out
 
 
+def test_cli_list_marks_a_verdict_made_with_overrides(reports, capsys):
+    # a --seeds 2 run's verdict is not the tier's and was not gated: list said 'smoke: PARTIAL'
+    res = ClaimResult("REWARD-4", [Measurement("x", 1.0, paper=1.0,
+                                               tolerance=Tolerance("absolute", 0.1, "t"))])
+    rec = build_record(res, tier="smoke", paper="REWARD", spec={"statement": "s"},
+                       config_hash="h", env={}, started=0.0)
+    write_record({**rec, "overrides": {"seeds": 2}})
+    assert cli.main(["list"]) == 0
+    line = next(li for li in capsys.readouterr().out.splitlines() if "REWARD-4" in li)
+    assert "smoke: REPRODUCED (overrides seeds=2; not compared)" in line
+
+
 def test_cli_baseline_accept_without_record_is_a_clear_error(reports, capsys):
     assert cli.main(["baseline", "accept", "REWARD-2", "--tier", "full"]) == 2
     assert "no record for REWARD-2 in tier full" in capsys.readouterr().err
