@@ -734,7 +734,8 @@ def smoke_not_run(result: Any, r: dict[str, Any]) -> None:
         result.verdict = Verdict.NOT_RUN
         result.not_run_reason = (
             f"smoke tier: {r['network']} on {r['config']['train_per_class'] * 10} training "
-            f"images, {r['epochs']['end']} fine-tune epochs - accuracies of ~40 % say nothing "
-            "about WRN-40-2 at 96 %. Its measurements exercise the same pipeline and gate "
+            f"images, {r['epochs']['end']} fine-tune epochs - a host at "
+            f"{r['baseline_acc']:.1f} % test accuracy here says nothing about WRN-40-2 at the "
+            "paper's 96 %. Its measurements exercise the same pipeline and gate "
             "regressions against the accepted smoke baseline; run --tier full on a GPU for "
             "the paper verdict.")

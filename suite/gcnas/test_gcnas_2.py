@@ -5,6 +5,8 @@ controller parameters and time per sample; plus the shuffled-adjacency ablation.
 Verdict items: GCN vs RNN non-inferiority of the best feasible accuracy and of the mean
 reward (primary source, each reward). Parameters and timings are reported, not judged."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -125,7 +127,8 @@ def test_gcnas_2_side_by_side(claim):
         "for a single search, median of 5 x 20 steps on one CPU thread, measured in this "
         f"test on {claim.device}; 'µs/sample, batched run' is the wall time of the cached "
         "batched run divided by samples and searches (batch sizes differ: the factorized row "
-        "is REWARD-4's run). The machine is a shared 2-core CPU: timings are noisy and not "
+        f"is REWARD-4's run). Measured on {os.cpu_count()} CPU(s), 1-minute load average "
+        f"{os.getloadavg()[0]:.1f} when this claim was judged: these times are not "
         "regression-checked; the benchmark suite/bench/test_bench_gcn.py measures samples/s.")
     result.notes.append(
         "Verdict rule: combination of the items (best feasible accuracy and mean reward "

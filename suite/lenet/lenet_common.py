@@ -65,6 +65,7 @@ def timing_note(claim, t: dict) -> str:
             f"{t['clock']}; training only (evaluation excluded); {t['reps']} interleaved "
             f"repeats of {t['block']} iterations per case (order rotated each repeat, "
             f"{t['warmup']} warm-up iterations), scaled to seconds per 100 iterations; medians "
-            "over repeats and same-repeat ratios. The machine was shared with other jobs; "
+            "over repeats and same-repeat ratios. Wall-clock times include any other load on the "
+            "machine; "
             "median wall-clock s/100 it for reference: "
             + ", ".join(f"case {k} {v:.3g}" for k, v in wall.items()) + ".")

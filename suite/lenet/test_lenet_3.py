@@ -33,11 +33,15 @@ def test_lenet_3_memory(claim):
                                tolerance=spec.tolerance(name),
                                band=0.05 if name.startswith("rss") else 0.01,
                                detail=f"{what}; {hardware(claim)}"))
+    spread = max(lr_rss) / min(lr_rss) - 1
+    effect = max(abs(rss[k] / rss["1"] - 1) for k in ("2", "3"))
     result.notes.append(
-        f"RSS spread over the lr cases (information): {max(lr_rss) / min(lr_rss) - 1:.3f}. RSS "
-        "of separate processes jitters by a few % (lr-case spreads of 1.0 % and 3.1 % in two "
-        "probe rounds of this session), as much as the batch effect on RSS itself, so 'depends "
-        "on batch only' is judged on the tensor memory, which resolves it exactly.")
+        f"In this run the RSS of the five lr cases (same batch) spreads {spread:.1%} and the "
+        f"largest batch effect on RSS is {effect:.1%}"
+        + (f" ({effect / spread:.1f}x the lr spread). " if spread > 0 else ". ")
+        + "RSS of separate processes jitters by a few % (6 probes of one case spread 3 %, "
+        "docs/lenet.md), so 'depends on batch only' is judged on the tensor memory, which "
+        "resolves it exactly.")
     result.table("Memory per case (each case in a fresh process)",
                  ["case", "batch", "lr", "RSS mean MiB", "RSS max MiB", "RSS before training",
                   "tensor MiB", "of which params+momentum", "retained bytes", "RSS / case 1",
