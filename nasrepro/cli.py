@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from nasrepro.errors import DataError, NasreproError
 
@@ -24,12 +25,12 @@ EXTENSIONS: tuple[str, ...] = ("nasrepro.data.nb201_cli", "nasrepro.data.cli",
 CHILD_GRACE_S = 60.0
 
 
-def call_child(cmd: Sequence[str], **kwargs: object) -> int:
+def call_child(cmd: Sequence[str], **kwargs: Any) -> int:
     """subprocess.call, but a Ctrl-C (which the child gets too, from the terminal) waits for
     the child to stop its own workers instead of killing it after 0.25 s as
     subprocess.call does: a pytest killed mid-shutdown left its worker processes running
     for ever. A second Ctrl-C, or CHILD_GRACE_S, kills it."""
-    with subprocess.Popen(cmd, **kwargs) as child:  # type: ignore[call-overload]
+    with subprocess.Popen(cmd, **kwargs) as child:
         try:
             return child.wait()
         except KeyboardInterrupt:

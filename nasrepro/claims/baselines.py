@@ -525,9 +525,11 @@ def item_verdict_changes(record: dict[str, Any], baseline: dict[str, Any],
         if m["name"] not in runs[0]["item_verdicts"] or len(accepted) != 1:
             continue  # new (flagged above) or hardware-dependent
         then, now = accepted.pop(), m.get("verdict")
-        if then != now:
-            line = f"{m['name']}: verdict changed: accepted {then}, now {now}"
-            (reported if m["name"] in edge_names else gated).append(
-                line + (" (on a timing knife edge: reported, not gated)"
-                        if m["name"] in edge_names else ""))
+        if then == now:
+            continue
+        line = f"{m['name']}: verdict changed: accepted {then}, now {now}"
+        if m["name"] in edge_names:
+            reported.append(line + " (on a timing knife edge: reported, not gated)")
+        else:
+            gated.append(line)
     return gated, reported

@@ -29,7 +29,7 @@ def run_graph(graph: list[Stage], store: StageStore, tier: str, device: str, exe
     finished = 0
     per_epoch = eta.status(graph, store, tier).per_epoch if deadline else {}
     running: dict[Any, Stage] = {}
-    stopping = False
+    stopping = interrupted = False
     try:
         while True:
             for st in graph:
@@ -63,12 +63,10 @@ def run_graph(graph: list[Stage], store: StageStore, tier: str, device: str, exe
                     log(f"budget: {st.name} stopped after epoch {out['epoch']} "
                         "(checkpoint stored)")
     except KeyboardInterrupt:
-        executor.close(terminate=True)  # stop now: finished stages and checkpoints are kept
+        interrupted = True  # stop now: finished stages and checkpoints are kept
         raise
-    except BaseException:
-        executor.close()
-        raise
-    executor.close()
+    finally:
+        executor.close(terminate=interrupted)
     return eta.status(graph, store, tier)
 
 
