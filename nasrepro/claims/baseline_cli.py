@@ -202,7 +202,8 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             vals = [v for v in vals if v is not None]
             acc = f"[{min(vals):.6g}, {max(vals):.6g}]" if vals else "—"
             now = m.get("center")
-            now_s = f"{now:.6g}" if isinstance(now, (int, float)) else "—"
+            now_s = (f"{now:.6g}" if isinstance(now, (int, float))
+                     else str(now) if now is not None else "—")
             band = band_text(b.get("band")) if b else "not in the baseline"
             print(f"  {m['name']}: accepted {acc}, {band}; now {now_s}")
         env_then = base["runs"][-1]

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nasrepro.claims.records import number
 from nasrepro.errors import ConfigError
 from nasrepro.files import atomic_write_json, read_json
 from nasrepro.paths import reference_dir
@@ -334,18 +335,18 @@ def _center(value: Any) -> float | None:
 
     if value is None:
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    arr = [float(v) for v in value]
+    if isinstance(value, (int, float, str)):
+        return number(value)
+    arr = [number(v) for v in value]
     return float(np.median(arr)) if arr else None
 
 
 def _samples(value: Any) -> list[float]:
     if value is None:
         return []
-    if isinstance(value, (int, float)):
-        return [float(value)]
-    return [float(v) for v in value]
+    if isinstance(value, (int, float, str)):
+        return [number(value)]
+    return [number(v) for v in value]
 
 
 def rank_test_can_confirm(n: int, m: int) -> bool:

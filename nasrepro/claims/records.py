@@ -140,6 +140,31 @@ class ClaimResult:
         return Verdict(self.verdict)
 
 
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def json_safe(obj: Any) -> Any:
+    """`obj` with every non-finite float written as the string 'NaN', 'Infinity' or
+    '-Infinity' (JSON has no such numbers): a diverged run's NaN accuracy is a result to
+    record, not a reason to lose the record. `number` reads them back."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def number(value: Any) -> float:
+    """A recorded number as a float, non-finite strings from `json_safe` included."""
+    if isinstance(value, str):
+        if value not in NON_FINITE:
+            raise ValueError(f"not a recorded number: {value!r}")
+        return NON_FINITE[value]
+    return float(value)
+
+
 def _cell(c: Any) -> Any:
     if isinstance(c, float) and not math.isfinite(c):
         return str(c)
@@ -175,7 +200,7 @@ def build_record(result: ClaimResult, *, tier: str, paper: str, spec: dict[str, 
                  config_hash: str, env: dict[str, Any], started: float) -> dict[str, Any]:
     """The JSON-ready record of one claim run."""
     verdict = result.final_verdict()
-    return {
+    return json_safe({
         "schema": SCHEMA,
         "claim": result.claim,
         "paper": paper,
@@ -192,7 +217,7 @@ def build_record(result: ClaimResult, *, tier: str, paper: str, spec: dict[str, 
         "env": env,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "duration_s": round(time.time() - started, 3),
-    }
+    })
 
 
 def write_record(record: dict[str, Any]) -> Path:

@@ -407,6 +407,32 @@ def test_the_same_kind_of_non_value_or_an_in_band_value_has_not_moved(then, now)
     assert baselines.measurement_moved("m", now, then, band=0.05) == (False, "")
 
 
+def test_a_nan_result_is_recorded_reported_and_gated(tmp_path, monkeypatch):
+    # regression: a diverged run's NaN value made write_record raise (JSON has no NaN), so
+    # the claim lost its record instead of reading NOT REPRODUCED with the NaN shown
+    from nasrepro.claims.records import load_records, write_record
+    from nasrepro.report.markdown import render
+
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path))
+    nan = float("nan")
+    rec = _items({"acc": [nan, 0.5, nan], "loss": float("inf"), "speedup": 0.5})
+    write_record(rec)
+    (back,) = load_records("smoke")
+    acc, loss, _ = back["measurements"]
+    assert (acc["ours"], acc["center"], acc["verdict"]) == (["NaN", 0.5, "NaN"], "NaN",
+                                                            "NOT REPRODUCED")
+    assert loss["ours"] == "Infinity" and back["verdict"] == "PARTIAL"
+    assert "NaN" in render([back]) and "Infinity" in render([back])
+    base = baselines.build_baseline([back])  # a NaN accepted once: NaN again is no news
+    assert baselines.compare(back, base).status == "match"
+    finite = _items({"acc": [0.5, 0.5, 0.5], "loss": float("inf"), "speedup": 0.5})
+    c = baselines.compare(finite, base)
+    assert c.status == "changed" and any("acc: 0.5 now, the accepted runs had NaN" in p
+                                         for p in c.problems), c.problems
+    c = baselines.compare(back, baselines.build_baseline([finite]))
+    assert any("acc: NaN now" in p for p in c.problems), c.problems
+
+
 def test_a_km_median_reached_where_it_was_not_fails_the_gate():
     # REWARD-4: settle/proposed was 'not reached' (None, NOT REPRODUCED) when accepted; a run
     # where it reaches 4000 (and the claim stays PARTIAL) is news
