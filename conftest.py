@@ -130,13 +130,21 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A nasrepro DataError / ConfigError (missing or corrupt data, a bad configuration)
     fails the test with its one-line message instead of a traceback (--full-trace keeps
-    the traceback)."""
+    the traceback); in a claim test it also marks the claim incomplete with that line, so
+    the report says why there is no new record instead of 'run the claim'."""
     from nasrepro.errors import NasreproError
 
     report = yield
-    if report.failed and call.excinfo is not None and not item.config.option.fulltrace \
+    if report.failed and call.excinfo is not None \
             and call.excinfo.errisinstance(NasreproError):
-        report.longrepr = call.excinfo.getrepr(style="value", chain=False)
+        cid = _claim_id(item)
+        if cid is not None:
+            from nasrepro.claims.records import write_incomplete
+
+            write_incomplete(item.config.stash[_OPTIONS].tier, cid,
+                             f"failed: {str(call.excinfo.value).splitlines()[0]}")
+        if not item.config.option.fulltrace:
+            report.longrepr = call.excinfo.getrepr(style="value", chain=False)
     return report
 
 

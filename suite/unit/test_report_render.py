@@ -308,6 +308,26 @@ def test_a_claim_stopped_incomplete_says_so_in_the_summary_until_a_record_is_wri
     assert "smoke" not in records.load_incomplete().get("OPSUB-1", {})
 
 
+
+def test_a_claim_failed_on_missing_data_says_why_in_the_report(tmp_path, monkeypatch):
+    """A claim test that fails on missing data (a DataError) left no marker, and the report
+    told the user to run the claim they had just run; now it names the missing file."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("NASREPRO_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path / "reports"))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                          "suite/lenet/test_lenet_1.py"], cwd=Path(__file__).parents[2],
+                         env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "MNIST file missing" in run.stdout, run.stdout[-2000:]
+    text = render([])
+    assert "### LENET-1 — incomplete" in text
+    assert "stopped without a verdict at " in text and "failed: MNIST file missing" in text
+
 @given(st.text(), st.text())
 def test_first_clause_ends_before_the_first_semicolon(head, tail):
     text = head + ";" + tail
