@@ -58,8 +58,10 @@ def fmt_ours(m: dict[str, Any]) -> str:
     if s and s.get("n", 0) == 1:
         return f"{fmt(s['median'], 5)}{unit} (n=1, no spread)"
     if s:
+        odd = [v for v in m.get("ours") or [] if isinstance(v, str)]  # records.json_safe
+        odd_s = f", {len(odd)} of them {'/'.join(sorted(set(odd)))}" if odd else ""
         return (f"{fmt(s['median'], 5)}{unit} [IQR {fmt(s['q1'], 4)}–{fmt(s['q3'], 4)}, "
-                f"n={s['n']}]")
+                f"n={s['n']}{odd_s}]")
     if m.get("center") is not None:
         return f"{fmt(m.get('center'))}{unit}"
     # no value: not run, or judged without one (e.g. a KM median not reached)
