@@ -193,6 +193,25 @@ def test_nan_refused_in_records(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no half-written or temp file left
 
 
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=20))
+def test_json_safe_values_are_valid_json_and_read_back(values):
+    from nasrepro.claims.records import json_safe, number
+
+    text = json.dumps(json_safe({"ours": values, "center": values[0] if values else None}),
+                      allow_nan=False)
+    back = [number(v) for v in json.loads(text)["ours"]]
+    assert len(back) == len(values)
+    for a, b in zip(values, back, strict=True):
+        assert a == b or (math.isnan(a) and math.isnan(b))
+
+
+def test_number_refuses_text_that_is_not_a_recorded_number():
+    from nasrepro.claims.records import number
+
+    with pytest.raises(ValueError, match="not a recorded number"):
+        number("nan")  # json_safe writes 'NaN'; anything else is a corrupt record
+
+
 def test_no_difference_tolerance_reproduces_only_without_a_difference():
     tol = Tolerance("no_difference", 0.01, "r")
     assert tol.check(0.91, 1.0, p_value=0.3)[0] is Verdict.REPRODUCED
