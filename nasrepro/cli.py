@@ -153,8 +153,10 @@ def rebuild_stale_records(tier: str | None) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from nasrepro.options import check_reports_dir
     from nasrepro.report.markdown import write_report
 
+    check_reports_dir()
     rc = 0 if args.no_rebuild else rebuild_stale_records(args.tier)
     print(write_report(args.tier))
     return rc

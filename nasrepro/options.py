@@ -4,6 +4,7 @@ run`: a bad option is one ConfigError line before anything runs or is written.""
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -62,11 +63,30 @@ def check_device(requested: str, skip_missing: bool = False) -> None:
                           f"{SKIP_MISSING_DEVICE} to skip the claims with the reason")
 
 
+def check_reports_dir() -> None:
+    """The reports folder ($NASREPRO_REPORTS, else reports/) must be a folder this user can
+    write, or one that can be made there: otherwise every claim ran to the end and then lost
+    its record to a traceback."""
+    from nasrepro.paths import REPORTS_ENV, reports_dir
+
+    root = reports_dir()
+    probe = root
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    why = ("is not a folder" if not probe.is_dir()
+           else "is not writable" if not os.access(probe, os.W_OK | os.X_OK) else "")
+    if why:
+        where = f"{probe} {why}" if probe == root else f"{probe} (on its path) {why}"
+        raise ConfigError(f"reports folder {root}: {where}; set ${REPORTS_ENV} to a folder you "
+                          "can write")
+
+
 def check_run_options(seeds: int | None, claims: Sequence[str], device: str,
                       skip_missing_device: bool = False) -> None:
     """All checks of the suite-wide options, cheapest first."""
     check_seeds(seeds)
     check_claims(claims)
+    check_reports_dir()
     check_device(device, skip_missing_device)
 
 

@@ -266,3 +266,21 @@ def test_only_the_whole_default_run_is_judged_against_the_folder_budgets(
     # a path list beyond the testpaths (`suite suite/unit`) reads as a selection: not judged
     assert whole_default_run(claims, keyword, args, tmp_path / here, tmp_path,
                              ["suite"]) is whole
+
+
+@pytest.mark.parametrize("where", ["file", "file/sub"])
+@pytest.mark.parametrize("command", [["run", "--claim", "REWARD-1"], ["report"]])
+def test_a_reports_folder_that_cannot_be_written_is_one_line_before_anything_runs(
+        tmp_path, monkeypatch, capsys, where, command):
+    """Found 2026-12-07: $NASREPRO_REPORTS naming a file (or a folder under one) let `nasrepro
+    run` run every claim to the end, then lose each record to a NotADirectoryError traceback;
+    `nasrepro report` was the same traceback."""
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path / where))
+    ran = []
+    monkeypatch.setattr(cli, "call_child", lambda cmd, **kw: ran.append(cmd) or 0)
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{tmp_path / 'file'}" in err[0], err
+    assert "is not a folder; set $NASREPRO_REPORTS to a folder you can write" in err[0]
+    assert not ran and (tmp_path / "file").read_text() == "not a folder"
