@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -66,20 +65,33 @@ def _claims_of(patterns: list[str]) -> list[str]:
     return out
 
 
+def _no_record_why(folder: Path, tier: str, cid: str, code: int) -> str:
+    """Why a run of `baseline record` left no record of a claim: the claim test's one-line
+    reason when it stopped on a nasrepro error (its incomplete marker), else pytest's exit."""
+    from nasrepro.files import read_json
+
+    marker = folder / "results" / tier / "incomplete" / f"{cid}.json"
+    why = read_json(marker).get("why", "") if marker.is_file() else ""
+    return why or f"pytest exit {code}; see its output above"
+
+
 def _cmd_record(args: argparse.Namespace) -> int:
     from nasrepro.claims import baselines
     from nasrepro.claims.references import claim_spec
-    from nasrepro.cli import pytest_command
+    from nasrepro.cli import call_child, pytest_command
     from nasrepro.files import read_json
     from nasrepro.measure.environment import cpu_capability
     from nasrepro.paths import repo_root
 
+    if args.repeats < 1:
+        raise ConfigError(f"--repeats {args.repeats}: need at least 1 run per variant")
     claims = _claims_of(args.claim)
     native = cpu_capability()
     runs = [(env, rep) for env in variants(args.cls or native, native)
             for rep in range(args.repeats)]
     work = Path(tempfile.mkdtemp(prefix="nasrepro-record-"))
-    dirs = []
+    planned: dict[str, list[tuple[int, Path, int]]] = {c: [] for c in claims}
+    rc = 0
     try:
         for i, (env, rep) in enumerate(runs):
             folder = work / f"run{i}"
@@ -94,13 +106,28 @@ def _cmd_record(args: argparse.Namespace) -> int:
             # every record of a run shares its reports folder; caches are not shared, so
             # each variant really computes under its own code path
             cmd = pytest_command(args.tier, todo, None, args.device, False, ["-q"])
-            subprocess.call(cmd, cwd=repo_root(),
-                            env={**os.environ, **env, "NASREPRO_REPORTS": str(folder)})
-            dirs.append(folder)
+            code = call_child(cmd, cwd=repo_root(),
+                              env={**os.environ, **env, "NASREPRO_REPORTS": str(folder)})
+            for c in todo:
+                planned[c].append((i, folder, code))
         for cid in claims:
             hardware = claim_spec(cid).hardware
-            recs = [read_json(p) for d in dirs
-                    if (p := d / "results" / args.tier / f"{cid}.json").is_file()]
+            found = [(i, p, folder, code) for i, folder, code in planned[cid]
+                     if (p := folder / "results" / args.tier / f"{cid}.json").is_file()]
+            if len(found) < len(planned[cid]):  # a partial pool would narrow the band
+                lost = [(i, folder, code) for i, folder, code in planned[cid]
+                        if i not in {f[0] for f in found}]
+                whys: dict[str, list[str]] = {}  # one reason, once, with its runs
+                for i, folder, code in lost:
+                    whys.setdefault(_no_record_why(folder, args.tier, cid, code),
+                                    []).append(str(i + 1))
+                why = "; ".join(f"run{'s' * (len(n) > 1)} {', '.join(n)}: {w}"
+                                for w, n in whys.items())
+                print(f"{cid}: NOT accepted: {len(lost)} of {len(planned[cid])} run(s) wrote "
+                      f"no record ({why})")
+                rc = 1
+                continue
+            recs = [read_json(p) for _, p, _, _ in found]
             # a skipped claim (NOT RUN, nothing measured: e.g. no GPU) has nothing to accept
             recs = [r for r in recs if r["verdict"] != "NOT RUN" or r.get("measurements")]
             if hardware == "independent":
@@ -116,7 +143,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
             print(f"run folders kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return rc
 
 
 def _cmd_accept(args: argparse.Namespace) -> int:

@@ -1,5 +1,7 @@
 """The report renders every claim from records; the CLI lists claims and guards accepts."""
 
+from pathlib import Path
+
 import pytest
 
 from nasrepro import cli
@@ -110,3 +112,50 @@ def test_baseline_show_says_which_measurements_are_not_gated_by_value(reports, c
     assert cli.main(["baseline", "show", "REWARD-4"]) == 0   # hardware-independent: everywhere
     out = capsys.readouterr().out
     assert ", band 250\n" in out and "band None" not in out
+
+
+def test_baseline_record_refuses_a_repeat_count_below_one(reports, capsys):
+    """Found 2026-12-07: `--repeats 0` ran nothing, said 'no record to accept (not run on
+    this machine)' and exited 0."""
+    assert cli.main(["baseline", "record", "--claim", "REWARD-1", "--repeats", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["nasrepro: error: --repeats 0: need at least 1 run per variant"]
+
+
+def test_baseline_record_accepts_nothing_when_a_run_wrote_no_record(reports, capsys,
+                                                                     monkeypatch):
+    """Found 2026-12-07: a claim test that failed before writing its record (missing MNIST)
+    was reported as 'no record to accept (not run on this machine)', exit 0; with one of
+    several runs failing, the others were pooled and accepted as if the band were whole."""
+    import json
+    import subprocess
+
+    from nasrepro.claims import baselines
+    from nasrepro.claims.records import write_incomplete
+    from nasrepro.measure import environment
+
+    calls = []
+
+    def fake_run(cmd, **kw):  # run 1 writes LENET-4's record, run 2 stops on missing data
+        folder = kw["env"]["NASREPRO_REPORTS"]
+        calls.append(folder)
+        if len(calls) == 1:
+            path = Path(folder) / "results" / "smoke" / "LENET-4.json"
+            path.parent.mkdir(parents=True)
+            path.write_text(json.dumps({"verdict": "REPRODUCED", "measurements": []}))
+            return 0
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("NASREPRO_REPORTS", folder)
+            write_incomplete("smoke", "LENET-4", "failed: MNIST file missing: x.gz")
+        return 1
+
+    accepted = []
+    monkeypatch.setattr(subprocess, "call", fake_run)  # where the old code ran pytest
+    monkeypatch.setattr(cli, "call_child", fake_run)
+    monkeypatch.setattr(environment, "cpu_capability", lambda: "avx2")  # one variant
+    monkeypatch.setattr(baselines, "accept", lambda recs: accepted.append(recs) or "x")
+    assert cli.main(["baseline", "record", "--claim", "LENET-4", "--repeats", "2"]) == 1
+    assert len(calls) == 2 and not accepted
+    out = capsys.readouterr().out
+    assert ("LENET-4: NOT accepted: 1 of 2 run(s) wrote no record (run 2: failed: MNIST file "
+            "missing: x.gz)") in out and "not run on this machine" not in out
