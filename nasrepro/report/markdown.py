@@ -407,16 +407,20 @@ def _seed_counts(record: dict[str, Any]) -> set[int]:
     return {m["spread"]["n"] for m in record.get("measurements", []) if m.get("spread")}
 
 
-def _results_folder() -> str:
-    """Where the records are read from: reports/results/ in the checkout unless
-    $NASREPRO_REPORTS moved the reports folder."""
-    return f"{reports_dir() / 'results'}/" if os.environ.get(REPORTS_ENV) else "reports/results/"
+def _results_folder(tier: str | None = None) -> str:
+    """Where the records are read from: reports/results/ (or its tier's folder) in the
+    checkout unless $NASREPRO_REPORTS moved the reports folder."""
+    sub = f"results/{tier}" if tier else "results"
+    return f"{reports_dir() / sub}/" if os.environ.get(REPORTS_ENV) else f"reports/{sub}/"
 
 
-def _header(records: list[dict[str, Any]], papers: dict[str, Any]) -> list[str]:
+def _header(records: list[dict[str, Any]], papers: dict[str, Any],
+            tier: str | None = None) -> list[str]:
+    which = (f"{len(records)} {tier}-tier result record(s) in {_results_folder(tier)} (`nasrepro "
+             f"report --tier {tier}`: the other tiers' records are left out)" if tier else
+             f"{len(records)} result record(s) in {_results_folder()}")
     return ["# nasrepro report", "",
-            f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from "
-            f"{len(records)} result record(s) in {_results_folder()}. "
+            f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from {which}. "
             "Verdicts: REPRODUCED, PARTIAL, NOT REPRODUCED, NOT RUN. Ours = our value, "
             "or the median with the inter-quartile range over seeds. Paper = the paper's own "
             "number ('—': it prints none; a claim's threshold shows in the tolerance column).",
@@ -425,8 +429,10 @@ def _header(records: list[dict[str, Any]], papers: dict[str, Any]) -> list[str]:
 
 
 def _summary_section(by_claim: dict[str, list[dict[str, Any]]], papers: dict[str, Any],
-                     incomplete: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
-    """The summary table; `incomplete`: records.load_incomplete()."""
+                     incomplete: dict[str, dict[str, dict[str, Any]]],
+                     tier: str | None = None) -> list[str]:
+    """The summary table; `incomplete`: records.load_incomplete(); `tier`: the one tier
+    rendered (None: all)."""
     rows = []
     for paper in papers.values():
         for cid, spec in paper.claims.items():
@@ -434,8 +440,9 @@ def _summary_section(by_claim: dict[str, list[dict[str, Any]]], papers: dict[str
             tiers = {r["tier"] for r in recs or []}
             stopped = [m for t, m in incomplete.get(cid, {}).items() if t not in tiers]
             if not recs and not stopped:
-                state = "not implemented" if not spec.implemented else "no record"
-                rows.append([cid, "—", state, "—", "—", "—"])
+                state = ("not implemented" if not spec.implemented
+                         else f"no {tier} record" if tier else "no record")
+                rows.append([cid, tier or "—", state, "—", "—", "—"])
             for m in stopped:
                 rows.append([cid, m["tier"], f"INCOMPLETE (no verdict: {m['why']}; "
                              f"{m['at']})", "—", "—", "—"])
@@ -509,7 +516,7 @@ def misses(record: dict[str, Any], most: int = 2) -> str:
 
 def _paper_section(paper: Any, by_claim: dict[str, list[dict[str, Any]]],
                    incomplete: dict[str, dict[str, dict[str, Any]]],
-                   one_machine: bool = False) -> list[str]:
+                   one_machine: bool = False, tier: str | None = None) -> list[str]:
     once, interp = _Once(), _Once()
     out = ["", f'<a id="paper-{paper.id.lower()}"></a>', "",
            f"## {paper.id}: {paper.title}", "", f"*{paper.citation}*", ""]
@@ -520,9 +527,12 @@ def _paper_section(paper: Any, by_claim: dict[str, list[dict[str, Any]]],
             why = ("; ".join(f"its {m['tier']}-tier run stopped without a verdict at "
                              f"{m['at']}: {m['why']}" for m in inc)
                    or ("not implemented." if not spec.implemented
+                       else f"run `nasrepro run --tier {tier} --claim {cid}`." if tier
                        else f"run `nasrepro run --claim {cid}`."))
-            out += [f"### {cid} — {'incomplete' if inc else 'no record'}", "",
-                    f"**Claim.** {spec.statement}", "", "No record yet: " + why, ""]
+            none = f"no {tier} record" if tier else "no record"
+            out += [f"### {cid} — {'incomplete' if inc else none}", "",
+                    f"**Claim.** {spec.statement}", "",
+                    f"No {tier + '-tier ' if tier else ''}record yet: " + why, ""]
             continue
         for r in recs:
             out += _claim_section(r, once, one_machine, interp)
@@ -540,21 +550,24 @@ def _by_claim(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def render(records: Iterable[dict[str, Any]]) -> str:
-    """The whole report as markdown text."""
+def render(records: Iterable[dict[str, Any]], tier: str | None = None) -> str:
+    """The whole report as markdown text; `tier`: the records are that tier's only (`nasrepro
+    report --tier`), and the report says so instead of 'no record' for the other tiers'."""
     records = _sorted(records)
     papers = load_papers()
     by_claim = _by_claim(records)
     machines = sorted({machine(r) for r in records})
-    incomplete = load_incomplete()  # claims whose last run stopped without a verdict
-    lines = _header(records, papers) + _summary_section(by_claim, papers, incomplete)
+    incomplete = {cid: kept for cid, marks in load_incomplete().items()  # stopped, no verdict
+                  if (kept := {t: m for t, m in marks.items() if tier in (None, t)})}
+    lines = (_header(records, papers, tier)
+             + _summary_section(by_claim, papers, incomplete, tier))
     if len(machines) == 1:
         lines += ["", f"Every record ran on {machines[0]}."]
     lines += mutation.section()
     lines += latency_section()
     lines += sensitivity.section(records)  # REWARD-SENS summary (extension)
     for paper in papers.values():
-        lines += _paper_section(paper, by_claim, incomplete, len(machines) == 1)
+        lines += _paper_section(paper, by_claim, incomplete, len(machines) == 1, tier)
     return "\n".join(lines) + "\n"
 
 
@@ -669,5 +682,5 @@ def write_report(tier: str | None = None) -> Path:
         if stale.relative_to(root).as_posix() not in files:
             stale.unlink()
     path = root / "REPORT.md"
-    atomic_write_text(path, render(records))
+    atomic_write_text(path, render(records, tier))
     return path

@@ -159,3 +159,33 @@ def test_baseline_record_accepts_nothing_when_a_run_wrote_no_record(reports, cap
     out = capsys.readouterr().out
     assert ("LENET-4: NOT accepted: 1 of 2 run(s) wrote no record (run 2: failed: MNIST file "
             "missing: x.gz)") in out and "not run on this machine" not in out
+
+
+def test_report_of_one_tier_says_so_and_never_calls_the_other_tiers_records_missing(
+        reports, capsys):
+    """Found 2026-12-07: `nasrepro report --tier full` with REWARD-4 recorded in the smoke
+    tier only said 'REWARD-4 — no record. No record yet: run `nasrepro run --claim REWARD-4`'
+    (that command runs the smoke tier again) under a header counting '1 result record(s) in
+    results/' of the 2 there, and listed the smoke tier's incomplete runs."""
+    from nasrepro.claims.records import write_incomplete
+
+    for cid, tier in (("REWARD-1", "full"), ("REWARD-4", "smoke")):
+        res = ClaimResult(cid, [Measurement("x", 1.0, paper=1.0,
+                                            tolerance=Tolerance("absolute", 0.1, "t"))])
+        rec = build_record(res, tier=tier, paper="REWARD", spec={"statement": "s"},
+                           config_hash="h", env={}, started=0.0)
+        write_record({**rec, "baseline": {"status": "match", "problems": []}})
+    write_incomplete("smoke", "LENET-4", "failed: MNIST file missing")
+    assert cli.main(["report", "--tier", "full", "--no-rebuild"]) == 0
+    text = (reports / "REPORT.md").read_text()
+    assert (f"from 1 full-tier result record(s) in {reports / 'results' / 'full'}/ (`nasrepro "
+            "report --tier full`: the other tiers' records are left out)") in text
+    assert "| REWARD-4 | full | no full record |" in text
+    assert ("### REWARD-4 — no full record\n\n**Claim.** ") in text
+    assert "No full-tier record yet: run `nasrepro run --tier full --claim REWARD-4`." in text
+    assert "MNIST file missing" not in text and "INCOMPLETE" not in text
+    assert cli.main(["report", "--no-rebuild"]) == 0  # every tier: as before
+    text = (reports / "REPORT.md").read_text()
+    assert f"from 2 result record(s) in {reports / 'results'}/. " in text
+    assert "| REWARD-5 | — | no record |" in text and "INCOMPLETE" in text
+    assert "No record yet: run `nasrepro run --claim REWARD-5`." in text
