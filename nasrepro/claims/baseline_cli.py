@@ -271,7 +271,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     sp = bsub.add_parser("accept", formatter_class=d,
                          help="accept the latest record(s) of claims as their baseline")
-    sp.add_argument("claims", nargs="+", metavar="CLAIM")
+    sp.add_argument("claims", nargs="+", metavar="CLAIM", type=str.upper,
+                    help="claim ID (any case, as `nasrepro run --claim` takes it)")
     sp.add_argument("--tier", default="smoke", choices=("smoke", "full"), help="tier")
     sp.add_argument("--from", dest="reports", action="append", type=Path, default=[],
                     metavar="REPORTS_DIR",
@@ -285,7 +286,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, func, what in (("show", _cmd_show, "the accepted runs and ranges"),
                              ("diff", _cmd_diff, "the accepted baseline vs the latest record")):
         sp = bsub.add_parser(name, formatter_class=d, help=what)
-        sp.add_argument("claims", nargs="+", metavar="CLAIM")
+        sp.add_argument("claims", nargs="+", metavar="CLAIM", type=str.upper,
+                        help="claim ID (any case, as `nasrepro run --claim` takes it)")
         sp.add_argument("--tier", default="smoke", choices=("smoke", "full"), help="tier")
         if name == "show":
             sp.add_argument("--device", default="cpu", choices=("cpu", "cuda"),

@@ -189,3 +189,16 @@ def test_report_of_one_tier_says_so_and_never_calls_the_other_tiers_records_miss
     assert f"from 2 result record(s) in {reports / 'results'}/. " in text
     assert "| REWARD-5 | — | no record |" in text and "INCOMPLETE" in text
     assert "No record yet: run `nasrepro run --claim REWARD-5`." in text
+
+
+@pytest.mark.parametrize("command", ["show", "diff", "accept"])
+def test_baseline_commands_take_a_claim_id_in_any_case_as_run_does(reports, capsys, command):
+    """Found 2026-12-07: `nasrepro run --claim reward-4` runs REWARD-4, but `nasrepro
+    baseline show reward-4` said "unknown claim 'reward-4'" and listed the known IDs."""
+    code = cli.main(["baseline", command, "reward-4"])
+    out, err = capsys.readouterr()
+    assert "unknown claim" not in err
+    if command == "show":
+        assert code == 0 and out.startswith("REWARD-4 [smoke] ")
+    else:  # no record in this empty reports folder: the command's own message, for REWARD-4
+        assert code == 2 and "no record for REWARD-4" in err
