@@ -49,13 +49,26 @@ def _not_compared(record: dict) -> str:
             + "; not compared)") if over else ""
 
 
+def _stopped(marker: dict, limit: int = 60) -> str:
+    """A run that stopped without a verdict (records.write_incomplete), shortened for the
+    list: 'INCOMPLETE (failed: MNIST file missing: …)'."""
+    why = marker.get("why", "")
+    return f"INCOMPLETE ({why if len(why) <= limit else why[:limit - 1].rstrip() + '…'})"
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from nasrepro.claims.records import load_records
+    from nasrepro.claims.records import load_incomplete, load_records
     from nasrepro.claims.references import load_papers
 
     last = {(r["claim"], r["tier"]): r["verdict"] + _not_compared(r) for r in load_records()}
+    # a marker is newer than the tier's record (writing a record removes it)
+    for cid, marks in load_incomplete().items():
+        for tier, marker in marks.items():
+            before = last.get((cid, tier))
+            last[(cid, tier)] = (f"{before}, then {_stopped(marker)}" if before
+                                 else _stopped(marker))
     rows = []
     for paper in load_papers().values():
         for cid, spec in paper.claims.items():

@@ -202,3 +202,25 @@ def test_baseline_commands_take_a_claim_id_in_any_case_as_run_does(reports, caps
         assert code == 0 and out.startswith("REWARD-4 [smoke] ")
     else:  # no record in this empty reports folder: the command's own message, for REWARD-4
         assert code == 2 and "no record for REWARD-4" in err
+
+
+def test_cli_list_says_when_the_last_run_stopped_without_a_verdict(reports, capsys):
+    """Found 2026-12-07: after `nasrepro run --claim LENET-4` failed on missing MNIST, `nasrepro
+    list` said 'not run yet' (REPORT.md: INCOMPLETE with the reason); with an older record
+    it showed that record's verdict as the last one."""
+    from nasrepro.claims.records import write_incomplete
+
+    res = ClaimResult("REWARD-4", [Measurement("x", 1.0, paper=1.0,
+                                               tolerance=Tolerance("absolute", 0.1, "t"))])
+    write_record(build_record(res, tier="smoke", paper="REWARD", spec={"statement": "s"},
+                              config_hash="h", env={}, started=0.0))
+    why = "failed: MNIST file missing: /data/mnist/train-images-idx3-ubyte.gz (sha256 44)"
+    write_incomplete("smoke", "LENET-4", why)
+    write_incomplete("smoke", "REWARD-4", "failed: bad config")
+    assert cli.main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    line = next(li for li in lines if li.startswith("LENET-4 "))
+    assert "smoke: INCOMPLETE (failed: MNIST file missing: /data/mnist/" in line, line
+    assert line.endswith("…)") and "not run yet" not in line
+    line = next(li for li in lines if li.startswith("REWARD-4 "))
+    assert line.endswith("smoke: REPRODUCED, then INCOMPLETE (failed: bad config)"), line
