@@ -130,7 +130,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"nasrepro: pytest exited {rc} ({NO_REPORT_CODES[rc]}): no report written",
               file=sys.stderr)
         return rc
-    print(f"report: {write_report()}")
+    try:
+        print(f"report: {write_report()}")
+    except NasreproError as exc:  # e.g. a corrupt record: the claims' outcome still counts
+        print(f"nasrepro: error: report not written: {exc}", file=sys.stderr)
+        return rc or 2
     return rc
 
 

@@ -284,3 +284,20 @@ def test_a_reports_folder_that_cannot_be_written_is_one_line_before_anything_run
     assert len(err) == 1 and f"{tmp_path / 'file'}" in err[0], err
     assert "is not a folder; set $NASREPRO_REPORTS to a folder you can write" in err[0]
     assert not ran and (tmp_path / "file").read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("pytest_exit", [0, 1])
+def test_nasrepro_run_keeps_pytest_status_when_the_report_cannot_be_written(
+        tmp_path, monkeypatch, capsys, pytest_exit):
+    """Found 2026-12-07: a corrupt record of another claim in the reports folder made
+    `nasrepro run` exit 2 after its claims ran: a claim that left its baseline (pytest 1)
+    read as a usage error, and a clean run (0) too."""
+    results = tmp_path / "reports" / "results" / "smoke"
+    results.mkdir(parents=True)
+    (results / "REWARD-4.json").write_text('{"claim": "REWARD-4", "verd')  # cut short
+    monkeypatch.setenv("NASREPRO_REPORTS", str(tmp_path / "reports"))
+    monkeypatch.setattr(cli, "call_child", lambda cmd, **kw: pytest_exit)
+    assert cli.main(["run", "--claim", "REWARD-2"]) == (pytest_exit or 2)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"nasrepro: error: report not written: {results / 'REWARD-4.json'}: not valid JSON")
