@@ -550,17 +550,31 @@ def _by_claim(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _unknown_lines(records: list[dict[str, Any]]) -> list[str]:
+    """Records of claim IDs that no paper of this checkout has (a removed or renamed claim,
+    a reports folder of another checkout): named, neither shown nor counted."""
+    if not records:
+        return []
+    names = ", ".join(f"{r['claim']} ({r['tier']})" for r in records)
+    return ["", f"Not shown or counted: {len(records)} record(s) of claims that no paper in "
+            f"reference_results/papers has: {names}, in {_results_folder()}; delete them, or "
+            "render them with the checkout that wrote them."]
+
+
 def render(records: Iterable[dict[str, Any]], tier: str | None = None) -> str:
     """The whole report as markdown text; `tier`: the records are that tier's only (`nasrepro
     report --tier`), and the report says so instead of 'no record' for the other tiers'."""
-    records = _sorted(records)
     papers = load_papers()
+    known = {cid for paper in papers.values() for cid in paper.claims}
+    records = _sorted(records)
+    unknown = [r for r in records if r["claim"] not in known]
+    records = [r for r in records if r["claim"] in known]
     by_claim = _by_claim(records)
     machines = sorted({machine(r) for r in records})
     incomplete = {cid: kept for cid, marks in load_incomplete().items()  # stopped, no verdict
                   if (kept := {t: m for t, m in marks.items() if tier in (None, t)})}
     lines = (_header(records, papers, tier)
-             + _summary_section(by_claim, papers, incomplete, tier))
+             + _summary_section(by_claim, papers, incomplete, tier) + _unknown_lines(unknown))
     if len(machines) == 1:
         lines += ["", f"Every record ran on {machines[0]}."]
     lines += mutation.section()

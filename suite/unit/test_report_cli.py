@@ -224,3 +224,17 @@ def test_cli_list_says_when_the_last_run_stopped_without_a_verdict(reports, caps
     assert line.endswith("…)") and "not run yet" not in line
     line = next(li for li in lines if li.startswith("REWARD-4 "))
     assert line.endswith("smoke: REPRODUCED, then INCOMPLETE (failed: bad config)"), line
+
+
+def test_a_record_of_a_claim_no_paper_has_is_named_not_counted(reports):
+    """Found 2026-12-07: a record of a claim ID this checkout's papers lack (a renamed or
+    removed claim, another checkout's reports folder) was counted in the header and the
+    summary ('smoke tier: 1 NOT REPRODUCED (1 claim)') but shown nowhere in the report."""
+    res = ClaimResult("REWARD-9", [Measurement("x", 2.0, paper=1.0,
+                                               tolerance=Tolerance("absolute", 0.1, "t"))])
+    write_record(build_record(res, tier="smoke", paper="REWARD", spec={"statement": "s"},
+                              config_hash="h", env={}, started=0.0))
+    text = write_report().read_text()
+    assert "from 0 result record(s)" in text and "NOT REPRODUCED (1 claim)" not in text
+    assert ("Not shown or counted: 1 record(s) of claims that no paper in reference_results/"
+            f"papers has: REWARD-9 (smoke), in {reports / 'results'}/; ") in text
