@@ -375,6 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nasrepro: interrupted; completed records and cached stages are kept",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (`nasrepro list | head -1`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # exit's flush too
+        return 141  # 128 + SIGPIPE, as a shell reports a command its pipe stopped
 
 
 if __name__ == "__main__":

@@ -301,3 +301,17 @@ def test_nasrepro_run_keeps_pytest_status_when_the_report_cannot_be_written(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(
         f"nasrepro: error: report not written: {results / 'REWARD-4.json'}: not valid JSON")
+
+
+def test_a_closed_output_pipe_is_no_traceback():
+    """Found 2026-12-07: `nasrepro list | head -1` (or `baseline show ... | head`) ended in a
+    BrokenPipeError traceback once head had gone."""
+    read, write = os.pipe()
+    os.close(read)  # every write to the pipe now fails, as after `head` exits
+    try:
+        p = subprocess.run([sys.executable, "-m", "nasrepro.cli", "list"], stdout=write,
+                           stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=120,
+                           env={**os.environ, "PYTHONPATH": str(REPO)})
+    finally:
+        os.close(write)
+    assert p.stderr == "" and p.returncode == 141, p.stderr[-500:]
