@@ -495,6 +495,23 @@ def _short_name(name: str, limit: int = 60) -> str:
     return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
 
+def _context_parts(name: str) -> list[str]:
+    """The comma-separated parts of a measurement name's bracketed context ('[proposed,
+    1080ti_256, T = 25.312 ms]'); empty without one."""
+    found = re.search(r" \[([^\[\]]*)\]$", name)
+    return found.group(1).split(", ") if found else []
+
+
+def _own_context(m: dict[str, Any], record: dict[str, Any]) -> str:
+    """' [proposed]': the parts of a measurement's bracketed context that not every bracketed
+    measurement of its record shares, which `_short_name` drops with the rest ('' if none):
+    GCNAS-1's summary named an item measured for both rewards without the one that missed."""
+    mine = _context_parts(m["name"])
+    every = [set(p) for x in record.get("measurements", []) if (p := _context_parts(x["name"]))]
+    own = [part for part in mine if not every or part not in set.intersection(*every)]
+    return f" [{', '.join(own)}]" if own else ""
+
+
 def misses(record: dict[str, Any], most: int = 2) -> str:
     """The first NOT REPRODUCED measurements with our value and the paper's (or the
     claim's threshold), so the summary alone says what missed and by how much."""
@@ -508,7 +525,7 @@ def misses(record: dict[str, Any], most: int = 2) -> str:
                f" (needs {_tolerance_cell(m)})" if m.get("threshold") is not None and
                m.get("tolerance") else
                f" (p = {fmt(m['p_value'], 3)})" if m.get("p_value") is not None else "")
-        out.append(f"{_short_name(m['name'])}: {ours}{ref}")
+        out.append(f"{_short_name(m['name'])}{_own_context(m, record)}: {ours}{ref}")
     if len(missed) > most:
         out.append(f"+{len(missed) - most} more")
     return "; ".join(out) or "—"

@@ -361,3 +361,17 @@ def test_the_summary_counts_verdicts_per_tier_from_the_records():
     assert "- smoke tier: 2 REPRODUCED, 1 NOT REPRODUCED, 1 NOT RUN (4 claims)" in text
     assert "- full tier: 1 REPRODUCED (1 claim)" in text
     assert markdown.verdict_counts({}) == []
+
+
+def test_summary_names_which_of_an_item_measured_per_reward_missed():
+    """Found 2026-12-07 (GCNAS-1, smoke): the same item is measured for both rewards,
+    '... [mnasnet, 1080ti_256, T = 25.312 ms]' and '... [proposed, ...]'; the summary's
+    'not reproduced' cell dropped the bracket and so never said which reward missed."""
+    src = "1080ti_256, T = 25.312 ms (0.74 quantile)"
+    tol = Tolerance("one_sided", 0.05, "alpha")
+    item = "GCN no later than RNN + 250: log-rank z (GCN vs RNN shifted by the margin)"
+    rec = _record("GCNAS-1", [
+        Measurement(f"{item} [mnasnet, {src}]", 2.4, tolerance=tol, p_value=0.007),
+        Measurement(f"{item} [proposed, {src}]", 0.27, tolerance=tol, p_value=0.394)])
+    rec["verdict"] = "PARTIAL"
+    assert markdown.misses(rec) == "GCN no later than RNN + 250 [proposed]: 0.27 (p = 0.394)"
