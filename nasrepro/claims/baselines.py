@@ -113,10 +113,11 @@ def path_for(record: dict[str, Any]) -> Path:
 # ----------------------------------------------------------------------------- load
 
 
-def validate(base: Any, path: Path) -> dict[str, Any]:
-    """Check a baseline's schema; a bad one stops the claim with one line naming file + fix."""
-    fix = (f"restore it (`git checkout -- {path}`) or record it anew (`nasrepro baseline "
-           "record --claim CLAIM`)")
+def validate(base: Any, path: Path,
+             command: str = "nasrepro baseline record --claim CLAIM") -> dict[str, Any]:
+    """Check a baseline's schema; a bad one stops the claim with one line naming file + fix
+    (`command`: the `baseline record` command that records it anew)."""
+    fix = f"restore it (`git checkout -- {path}`) or record it anew (`{command}`)"
 
     def bad(what: str) -> BaselineError:
         return BaselineError(f"{path}: not a usable baseline ({what}); {fix}")
@@ -154,7 +155,7 @@ def load_baseline(tier: str, claim: str, machine_class: str | None = None
         return None
     if path.is_dir():
         raise BaselineError(f"{path}: a folder where a baseline file belongs; remove it")
-    return validate(read_json(path), path)
+    return validate(read_json(path), path, record_command(tier, [claim]))
 
 
 def load_for(record: dict[str, Any]) -> dict[str, Any] | None:

@@ -162,6 +162,9 @@ def test_malformed_baseline_stops_with_one_line_naming_file_and_fix(tmp_path, mo
         baselines.load_baseline("smoke", "REWARD-1")
     msg = str(exc.value)
     assert "\n" not in msg and str(path) in msg and what in msg and "git checkout" in msg
+    # the command to record it anew names the claim (it said `--claim CLAIM`)
+    assert msg.endswith("record it anew (`nasrepro baseline record --tier smoke --claim "
+                        "REWARD-1`)")
 
 
 def test_truncated_baseline_json_names_the_file(tmp_path, monkeypatch):
