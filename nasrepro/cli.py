@@ -299,8 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Run the claim tests of a tier through pytest, then write "
                                     "reports/REPORT.md. Exit status: pytest's (1 when a claim "
                                     "test failed, e.g. a record left its accepted baseline; the "
-                                    "report is still written), 2 for a bad option, 130 when "
-                                    "interrupted (what finished is kept; rerun to resume).")
+                                    "report is still written), 2 for a bad option (nothing "
+                                    "runs) or for a report that could not be written after "
+                                    "passing claims, 130 when interrupted (what finished is "
+                                    "kept; rerun to resume).")
     sp.add_argument("--tier", default="smoke", choices=("smoke", "full"),
                     help="smoke: CPU, minutes; full: paper scale (GPU for WRN/CIFAR)")
     sp.add_argument("--claim", action="append", default=[],
