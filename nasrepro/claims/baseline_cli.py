@@ -77,9 +77,9 @@ def _no_record_why(folder: Path, tier: str, cid: str, code: int) -> str:
 
 def _cmd_record(args: argparse.Namespace) -> int:
     from nasrepro.claims import baselines
+    from nasrepro.claims.records import read_record
     from nasrepro.claims.references import claim_spec
     from nasrepro.cli import call_child, pytest_command
-    from nasrepro.files import read_json
     from nasrepro.measure.environment import cpu_capability
     from nasrepro.paths import repo_root
 
@@ -127,7 +127,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
                       f"no record ({why})")
                 rc = 1
                 continue
-            recs = [read_json(p) for _, p, _, _ in found]
+            recs = [read_record(p) for _, p, _, _ in found]
             # a skipped claim (NOT RUN, nothing measured: e.g. no GPU) has nothing to accept
             recs = [r for r in recs if r["verdict"] != "NOT RUN" or r.get("measurements")]
             if hardware == "independent":
@@ -159,14 +159,13 @@ def _cmd_accept(args: argparse.Namespace) -> int:
 
 
 def _latest_record(cid: str, tier: str) -> dict[str, Any]:
-    from nasrepro.claims.records import record_path
-    from nasrepro.files import read_json
+    from nasrepro.claims.records import read_record, record_path
 
     path = record_path(tier, cid)
     if not path.is_file():
         raise ConfigError(f"no record for {cid} [{tier}] at {path}: run `nasrepro run --tier "
                           f"{tier} --claim {cid}` first")
-    return read_json(path)
+    return read_record(path)
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -233,10 +232,10 @@ def _cmd_diff(args: argparse.Namespace) -> int:
                      else str(now) if now is not None else "—")
             band = band_text(b.get("band")) if b else "not in the baseline"
             print(f"  {m['name']}: accepted {acc}, {band}; now {now_s}")
-        env_then = base["runs"][-1]
+        env_then, env_now = base["runs"][-1], rec.get("env", {})
         print(f"  env: accepted on {env_then.get('cpu_model')} ({env_then['variant']}), git "
-              f"{str(env_then.get('git_sha'))[:12]}; now {rec['env'].get('cpu_model')} "
-              f"({rec['env'].get('machine_class')}), git {rec['env'].get('git_sha', '')[:12]}")
+              f"{str(env_then.get('git_sha'))[:12]}; now {env_now.get('cpu_model')} "
+              f"({env_now.get('machine_class')}), git {str(env_now.get('git_sha'))[:12]}")
         for p in cmp.problems:
             print(f"  ! {p}")
         for i in cmp.info:

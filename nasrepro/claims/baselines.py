@@ -266,7 +266,7 @@ def accept_from_results(claim: str, tier: str, *, force: bool = False,
                         reports: list[Path] | None = None, add: bool = False) -> Path:
     """Accept the latest record(s) of a claim (the CLI's `baseline accept`): from this
     checkout's reports, or pooled from several reports folders."""
-    from nasrepro.claims.records import record_path
+    from nasrepro.claims.records import read_record, record_path
 
     sources = [Path(r) / "results" / tier / f"{claim}.json" for r in reports] if reports \
         else [record_path(tier, claim)]
@@ -275,7 +275,7 @@ def accept_from_results(claim: str, tier: str, *, force: bool = False,
         if not src.is_file():
             raise ConfigError(f"no record for {claim} in tier {tier} at {src}; run the claim "
                               f"first (nasrepro run --tier {tier} --claim {claim})")
-        records.append(read_json(src))
+        records.append(read_record(src))
     return accept(records, force=force, add=add)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from nasrepro.claims.stats import summarize
 from nasrepro.claims.tolerances import Tolerance
 from nasrepro.claims.verdicts import Verdict, combine
-from nasrepro.errors import ConfigError
+from nasrepro.errors import ConfigError, DataError
 from nasrepro.files import atomic_write_json, read_json
 from nasrepro.paths import results_dir
 
@@ -196,6 +196,23 @@ def record_path(tier: str, claim: str) -> Path:
     return results_dir(tier) / f"{claim}.json"
 
 
+# what every reader of a record indexes without looking (build_record writes them all)
+RECORD_FIELDS: dict[str, type] = {"claim": str, "tier": str, "verdict": str,
+                                  "measurements": list}
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """A result record, checked to be one: valid JSON that is not (an emptied file, another
+    tool's JSON) is one line naming the file, not a KeyError in whatever reads it next."""
+    rec = read_json(path)
+    missing = [k for k, kind in RECORD_FIELDS.items()
+               if not isinstance(rec, dict) or not isinstance(rec.get(k), kind)]
+    if missing:
+        raise DataError(f"{path}: not a result record (no {', '.join(map(repr, missing))}); "
+                        "delete it, or restore it, or rerun its claim")
+    return rec
+
+
 def build_record(result: ClaimResult, *, tier: str, paper: str, spec: dict[str, Any],
                  config_hash: str, env: dict[str, Any], started: float) -> dict[str, Any]:
     """The JSON-ready record of one claim run."""
@@ -258,5 +275,5 @@ def load_records(tier: str | None = None) -> list[dict[str, Any]]:
     tiers = [tier] if tier else sorted(p.name for p in base.glob("*") if p.is_dir())
     out = []
     for t in tiers:
-        out.extend(read_json(p) for p in sorted((base / t).glob("*.json")))
+        out.extend(read_record(p) for p in sorted((base / t).glob("*.json")))
     return out

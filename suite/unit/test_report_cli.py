@@ -142,7 +142,8 @@ def test_baseline_record_accepts_nothing_when_a_run_wrote_no_record(reports, cap
         if len(calls) == 1:
             path = Path(folder) / "results" / "smoke" / "LENET-4.json"
             path.parent.mkdir(parents=True)
-            path.write_text(json.dumps({"verdict": "REPRODUCED", "measurements": []}))
+            path.write_text(json.dumps({"claim": "LENET-4", "tier": "smoke",
+                                        "verdict": "REPRODUCED", "measurements": []}))
             return 0
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("NASREPRO_REPORTS", folder)
@@ -238,3 +239,20 @@ def test_a_record_of_a_claim_no_paper_has_is_named_not_counted(reports):
     assert "from 0 result record(s)" in text and "NOT REPRODUCED (1 claim)" not in text
     assert ("Not shown or counted: 1 record(s) of claims that no paper in reference_results/"
             f"papers has: REWARD-9 (smoke), in {reports / 'results'}/; ") in text
+
+
+@pytest.mark.parametrize("content", ["{}", "null", '{"claim": "REWARD-1", "tier": "smoke"}'])
+@pytest.mark.parametrize("command", [["list"], ["report", "--no-rebuild"],
+                                     ["baseline", "diff", "REWARD-1"],
+                                     ["baseline", "accept", "REWARD-1"]])
+def test_valid_json_that_is_not_a_record_is_one_line_naming_the_file(reports, capsys,
+                                                                      content, command):
+    """Found 2026-12-07: a record file holding '{}' (or null, or a record cut down) made
+    `nasrepro list`, `report` and `baseline diff` end in a KeyError/TypeError traceback."""
+    path = reports / "results" / "smoke" / "REWARD-1.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"nasrepro: error: {path}: not a result record (no "), err
