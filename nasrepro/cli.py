@@ -362,9 +362,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def absolute_env_paths() -> None:
+    """$NASREPRO_REPORTS and $NASREPRO_DATA as absolute paths, so that the pytest children
+    (started in the repository root) and this process mean the same folders: a relative
+    reports folder had the records written under the checkout and REPORT.md, rendered here
+    from the working directory's, saying 'no record' for the claims just run."""
+    from nasrepro.paths import DATA_ENV, REPORTS_ENV
+
+    for var in (REPORTS_ENV, DATA_ENV):
+        if os.environ.get(var):
+            os.environ[var] = str(Path(os.environ[var]).expanduser().resolve())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `nasrepro` console script."""
     args = build_parser().parse_args(argv)
+    absolute_env_paths()
     try:
         from nasrepro.options import check_seeds
 

@@ -315,3 +315,21 @@ def test_a_closed_output_pipe_is_no_traceback():
     finally:
         os.close(write)
     assert p.stderr == "" and p.returncode == 141, p.stderr[-500:]
+
+
+def test_a_relative_reports_folder_means_the_same_folder_to_pytest_and_to_the_report(
+        tmp_path, monkeypatch, capsys):
+    """Found 2026-12-07: `NASREPRO_REPORTS=rel nasrepro run --claim REWARD-2` from /tmp: its
+    pytest (started in the repository root) wrote the record under <checkout>/rel, and the
+    report, rendered from /tmp/rel, said 'REWARD-2 no record' (0 records)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NASREPRO_REPORTS", "rel-reports")
+    monkeypatch.setenv("NASREPRO_DATA", "rel-data")
+    seen = []
+    monkeypatch.setattr(cli, "call_child", lambda cmd, **kw: seen.append(kw["env"]) or 0)
+    assert cli.main(["run", "--claim", "REWARD-2"]) == 0
+    (env,) = seen
+    assert env["NASREPRO_REPORTS"] == str(tmp_path / "rel-reports")
+    assert env["NASREPRO_DATA"] == str(tmp_path / "rel-data")
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"report: {tmp_path / 'rel-reports' / 'REPORT.md'}")
