@@ -53,6 +53,16 @@ def variants(target: str, native: str) -> list[dict[str, str]]:
     return out
 
 
+def _check_device(device: str, command: str) -> None:
+    """--device cuda needs a visible GPU: its machine class is the GPU model's."""
+    from nasrepro.options import cuda_available
+
+    if device == "cuda" and not cuda_available():
+        raise ConfigError(f"--device cuda: no CUDA device is visible here (torch.cuda."
+                          f"is_available() is False), so there is no GPU machine class to "
+                          f"{command}; run it on the GPU machine, or use --device cpu")
+
+
 def _claims_of(patterns: list[str]) -> list[str]:
     from nasrepro.claims.references import all_claims
 
@@ -85,6 +95,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
     if args.repeats < 1:
         raise ConfigError(f"--repeats {args.repeats}: need at least 1 run per variant")
+    _check_device(args.device, "record")
     claims = _claims_of(args.claim)
     native = cpu_capability()
     runs = [(env, rep) for env in variants(args.cls or native, native)
@@ -173,6 +184,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from nasrepro.claims.references import claim_spec
     from nasrepro.measure.environment import machine_class
 
+    _check_device(args.device, "show")
     for cid in args.claims:
         spec = claim_spec(cid)
         cls = machine_class(args.device) if spec.hardware == "dependent" else None

@@ -256,3 +256,16 @@ def test_valid_json_that_is_not_a_record_is_one_line_naming_the_file(reports, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(
         f"nasrepro: error: {path}: not a result record (no "), err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a CUDA device is visible")
+@pytest.mark.parametrize("command", [["show", "LENET-1"], ["record", "--claim", "LENET-1"]])
+def test_baseline_device_cuda_without_a_gpu_is_one_line(reports, capsys, monkeypatch,
+                                                        command):
+    """Found 2026-12-07: `nasrepro baseline show LENET-1 --device cuda` on a CPU-only machine
+    ended in torch's 'Torch not compiled with CUDA enabled' traceback; `record` ran pytest
+    once per variant, each a usage error."""
+    monkeypatch.setattr(cli, "call_child", lambda cmd, **kw: pytest.fail("ran pytest"))
+    assert cli.main(["baseline", *command, "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--device cuda: no CUDA device is visible here" in err[0], err
