@@ -56,14 +56,16 @@ def test_gcnas_1_feasibility_and_accuracy(claim):
         # the never-feasible share, reported beside the verdict (not a verdict item): with a
         # one-block margin at block resolution, first-block runs of the GCN precede the RNN's
         ng, nr = int((~gt[1]).sum()), int((~rt[1]).sum())
+        fg, fr = (int((t[1] & (t[0] <= cfg["block"])).sum()) for t in (gt, rt))
         fe = fisher_exact([[ng, len(gt[0]) - ng], [nr, len(rt[0]) - nr]], alternative="greater")
         result.notes.append(
             f"Never feasible ({reward}): GCN {ng}/{len(gt[0])} runs, RNN {nr}/{len(rt[0])} (a run "
             "whose first block is above T and never comes back). One-sided Fisher exact test "
             f"'GCN more often never feasible': p = {fe.pvalue:.3g}. The non-inferiority item "
-            f"above compares GCN with RNN + {margin:g}; at 250-sample resolution runs feasible "
-            "in the first block tie in reality but count for the GCN, so read it together with "
-            "these counts and the KM curves.")
+            f"above compares GCN with RNN + {margin:g}; at {cfg['block']}-sample resolution runs "
+            "feasible in the first block tie in reality but count for the GCN "
+            f"(first-block runs here: GCN {fg}/{len(gt[0])}, RNN {fr}/{len(rt[0])}), so read it "
+            "together with these counts and the KM curves.")
         test = gcnas.non_inferior_higher(g["last_acc"], r["last_acc"], gcnas.MARGIN_ACC_PP)
         result.add(Measurement(
             f"GCN last-block mean accuracy >= RNN's - {gcnas.MARGIN_ACC_PP:g} pp: "
