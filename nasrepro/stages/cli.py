@@ -34,10 +34,11 @@ def add_stage_run_options(sp: argparse.ArgumentParser) -> None:
 
 
 def _opsub_selected(claims: list[str]) -> bool:
+    """Whether the --claim values select any OPSUB claim (all of them read the stages)."""
     from nasrepro.options import claim_matches
+    from nasrepro.stages.rebuild import opsub_claims
 
-    return not claims or any(claim_matches("OPSUB-1", c) or claim_matches("OPSUB-5", c)
-                             for c in claims)
+    return not claims or any(claim_matches(cid, c) for cid in opsub_claims() for c in claims)
 
 
 def run_stages_first(args: argparse.Namespace, started: float) -> dict[str, str] | None:
