@@ -97,8 +97,9 @@ def status(graph: list[Stage], store: StageStore, tier: str) -> Status:
     times: dict[str, list[float]] = {}
     states = []
     for st in graph:
-        if store.done(st.id):
-            obj, done, epoch = store.load_result(st.id), True, st.epochs
+        # an unreadable result is moved aside (warning): the stage is left, not an error
+        if (obj := store.result_or_none(st.id)) is not None:
+            done, epoch = True, st.epochs
         else:
             obj = store.load_progress(st.id)
             done, epoch = False, int(obj["epoch"]) if isinstance(obj, dict) else 0

@@ -21,7 +21,7 @@ def run_graph(graph: list[Stage], store: StageStore, tier: str, device: str, exe
     """Run every stage not yet stored; a stage starts only when its inputs are stored and,
     under a deadline, when one epoch of its kind (measured) still fits. Returns the status."""
     by_name = {s.name: s for s in graph}
-    done = {s.name for s in graph if store.done(s.id)}
+    done = stored_inputs_readable(graph, store)
     # one line per finished stage (at most every 10 s) with the ETA of the whole run, beside
     # the stages' own epoch lines
     ticker = Ticker(f"OPSUB stages, {jobs} job(s)", len(graph) - len(done), "stages",
@@ -68,6 +68,22 @@ def run_graph(graph: list[Stage], store: StageStore, tier: str, device: str, exe
     finally:
         executor.close(terminate=interrupted)
     return eta.status(graph, store, tier)
+
+
+def stored_inputs_readable(graph: list[Stage], store: StageStore) -> set[str]:
+    """Names of the stored stages, after reading each stored input of a stage still to run:
+    one that cannot be read is moved aside (a warning) and computed again, instead of
+    failing every stage that consumes it."""
+    by_name = {s.name: s for s in graph}
+    done = {s.name for s in graph if store.done(s.id)}
+    checked: set[str] = set()
+    while todo := {d for s in graph if s.name not in done for d in s.deps
+                   if d in done} - checked:
+        for name in todo:
+            checked.add(name)
+            if store.result_or_none(by_name[name].id) is None:
+                done.discard(name)  # its own inputs are checked in the next round
+    return done
 
 
 def run_opsub_stages(tier: str, device: str, seeds: int | None, executor: Any, jobs: int,

@@ -93,6 +93,12 @@ class StageStore:
                             "rerun the experiment to compute it")
         return out
 
+    def result_or_none(self, stage: str) -> Any | None:
+        """The stored result, or None when there is none or it cannot be read (moved aside
+        with a warning: the stage counts as not done and is computed again)."""
+        out = _load_or_move_aside(self.result_path(stage))
+        return None if out is _MISSING else out
+
     def save_result(self, stage: str, result: Any) -> None:
         atomic_torch_save(result, self.result_path(stage))
         self.progress_path(stage).unlink(missing_ok=True)
