@@ -284,11 +284,15 @@ def _run_on_ray(units: Sequence[tuple[int, Unit]], device: str, jobs: int, cpus_
             pending[remote.remote(u.fn, u.args, u.label, driver_class, device)] = i
         done, _ = ray.wait(list(pending), num_returns=1)
         for ref in done:
-            i = pending.pop(ref)
-            try:
-                res = ray.get(ref)
-            except ray.exceptions.RayTaskError as exc:
-                if isinstance(exc.cause, NasreproError):
-                    raise exc.cause from None  # a nasrepro error stays its one line
-                raise exc.as_instanceof_cause() from None  # with the worker's traceback
-            finish(i, res)
+            finish(pending.pop(ref), ray_result(ray, ref))
+
+
+def ray_result(ray: Any, ref: Any) -> Any:
+    """ray.get(ref), with a task's nasrepro error raised as itself (its one line), any other
+    error with the worker's traceback."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:
+        if isinstance(exc.cause, NasreproError):
+            raise exc.cause from None
+        raise exc.as_instanceof_cause() from None

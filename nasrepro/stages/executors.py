@@ -52,8 +52,10 @@ class RayExecutor:
         return self.remote.remote(task)
 
     def wait(self, handles: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+        from nasrepro.parallel import ray_result
+
         done, _ = self.ray.wait(handles, num_returns=1)
-        return [(h, self.ray.get(h)) for h in done]
+        return [(h, ray_result(self.ray, h)) for h in done]  # a nasrepro error: one line
 
     def close(self, terminate: bool = False) -> None:
         """Shut the Ray session down (its tasks stop with it either way)."""

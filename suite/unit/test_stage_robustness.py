@@ -113,3 +113,27 @@ def test_status_lists_an_unreadable_result_as_left(tmp_path):
     with pytest.warns(CorruptFileWarning):
         status = eta.status(graph, store, "smoke")
     assert [s.stage.name for s in status.left] == ["distill/p1/c3", "finetune/p1/c3/s0"]
+
+
+def test_a_ray_stage_task_error_is_its_one_line():
+    """With --executor ray a stage task's DataError printed the remote traceback (Ray's
+    RayTaskError), not its line: run_units unwrapped it, the stage executor did not."""
+    from types import SimpleNamespace
+
+    from nasrepro.errors import DataError
+    from nasrepro.stages.executors import RayExecutor
+
+    class RayTaskError(Exception):
+        def __init__(self, cause):
+            super().__init__(f"ray::run_stage_task()\n  Traceback ...\n{cause!r}")
+            self.cause = cause
+
+    def get(ref):
+        raise RayTaskError(DataError("stage x: no readable result"))
+
+    ex = object.__new__(RayExecutor)
+    ex.ray = SimpleNamespace(wait=lambda refs, num_returns: (refs[:1], refs[1:]), get=get,
+                             exceptions=SimpleNamespace(RayTaskError=RayTaskError))
+    with pytest.raises(DataError) as err:
+        ex.wait(["ref"])
+    assert str(err.value) == "stage x: no readable result"
