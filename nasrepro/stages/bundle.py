@@ -14,8 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from nasrepro.errors import ConfigError, DataError
-from nasrepro.experiments.opsub import stage_keys, stage_store
-from nasrepro.files import atomic_write_json, atomic_write_with, read_json, sha256_file
+from nasrepro.experiments.opsub import TIERS, stage_keys, stage_store
+from nasrepro.files import (
+    atomic_write_json,
+    atomic_write_with,
+    brief,
+    read_json,
+    sha256_file,
+)
 
 FORMAT = "nasrepro-stage-bundle/1"
 MANIFEST = "manifest.json"
@@ -67,9 +73,9 @@ def export_stages(tier: str, device: str, dest: Path, seeds: int | None = None) 
                 tar.addfile(info, io.BytesIO(data))
         atomic_write_with(dest, write)
         return manifest
-    if dest.exists() and any(dest.iterdir()):
-        raise ConfigError(f"export: {dest} exists and is not empty; give a new folder or a "
-                          "path ending in .tar")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ConfigError(f"export: {dest} exists and is not an empty folder; give a new "
+                          "folder or a path ending in .tar")
     for p, f in files.items():
         (dest / p).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_with(dest / p, lambda tmp, f=f: shutil.copyfile(f, tmp))
@@ -83,8 +89,15 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
         raise DataError(f"import: no {MANIFEST} in {folder} (not a stage bundle, or a partial "
                         "export); export it again")
     m = read_json(path)
-    if m.get("format") != FORMAT:
-        raise DataError(f"import: {path} has format {m.get('format')!r}, expected {FORMAT}")
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        got = m.get("format") if isinstance(m, dict) else None
+        raise DataError(f"import: {path} has format {got!r}, expected {FORMAT}")
+    files, ids = m.get("files"), m.get("stage_ids")
+    if (m.get("tier") not in TIERS or not isinstance(m.get("device"), str)
+            or not isinstance(files, dict) or not isinstance(ids, dict)
+            or any(not str(rel).startswith("stages/") or ".." in str(rel) for rel in files)):
+        raise DataError(f"import: {path} is not a complete {FORMAT} manifest (tier, device, "
+                        "stage_ids, files under stages/); export the bundle again")
     return m
 
 
@@ -126,8 +139,13 @@ def import_stages(src: Path) -> dict[str, Any]:
     'kept', 'store'}."""
     src = Path(src)
     if src.is_file():
-        with tempfile.TemporaryDirectory() as tmp, tarfile.open(src) as tar:
-            tar.extractall(tmp, filter="data")
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                with tarfile.open(src) as tar:
+                    tar.extractall(tmp, filter="data")
+            except (tarfile.TarError, EOFError) as exc:
+                raise DataError(f"import: {src} is not a readable .tar bundle ({brief(exc)}); "
+                                "export or copy it again") from None
             return _import_folder(Path(tmp))
     if not src.is_dir():
         raise DataError(f"import: {src} is neither a bundle folder nor a .tar file")

@@ -137,3 +137,64 @@ def test_a_ray_stage_task_error_is_its_one_line():
     with pytest.raises(DataError) as err:
         ex.wait(["ref"])
     assert str(err.value) == "stage x: no readable result"
+
+
+@pytest.fixture
+def one_stage_store(tmp_path, monkeypatch):
+    """The bundle module sees a store holding one finished stage (no CIFAR-10 needed)."""
+    from nasrepro.stages import bundle
+    from nasrepro.train.checkpoint import StageStore
+
+    store = StageStore(tmp_path / "store")
+    store.save_result("baseline@1", {"test_acc": 1.0})
+    monkeypatch.setattr(bundle, "stage_store", lambda *a, **k: store)
+    monkeypatch.setattr(bundle, "stage_keys", lambda *a, **k: {"baseline": "baseline@1"})
+    return store
+
+
+def test_export_onto_an_existing_file_is_one_line(one_stage_store, tmp_path):
+    """`nasrepro stages export notdir` with notdir a file: NotADirectoryError traceback."""
+    from nasrepro.errors import ConfigError
+    from nasrepro.stages import bundle
+
+    (tmp_path / "notdir").write_text("hi")
+    with pytest.raises(ConfigError, match="exists and is not an empty folder"):
+        bundle.export_stages("smoke", "cpu", tmp_path / "notdir")
+    assert (tmp_path / "notdir").read_text() == "hi"
+
+
+@pytest.mark.parametrize("damage", ["not a tar", "truncated"])
+def test_import_of_a_file_that_is_no_tar_bundle_is_one_line(one_stage_store, tmp_path, damage):
+    """`nasrepro stages import` of a text file or a truncated .tar: tarfile.ReadError
+    traceback (exit 1) instead of a one-line DataError (exit 2)."""
+    from nasrepro.errors import DataError
+    from nasrepro.stages import bundle
+
+    src = tmp_path / "b.tar"
+    if damage == "truncated":
+        bundle.export_stages("smoke", "cpu", src)
+        src.write_bytes(src.read_bytes()[:1500])
+    else:
+        src.write_text("hi\n")
+    with pytest.raises(DataError, match=r"is not a readable \.tar bundle") as err:
+        bundle.import_stages(src)
+    assert len(str(err.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("edit", [{"tier": "huge"}, {"files": None},
+                                  {"files": {"../../x.result.pt": "0"}}])
+def test_import_of_an_incomplete_manifest_is_one_line(one_stage_store, tmp_path, edit):
+    """A manifest of the right format without its fields (or with a path out of the bundle)
+    raised KeyError / ValueError / TypeError tracebacks."""
+    import json
+
+    from nasrepro.errors import DataError
+    from nasrepro.stages import bundle
+
+    bundle.export_stages("smoke", "cpu", tmp_path / "b")
+    man = tmp_path / "b" / "manifest.json"
+    m = json.loads(man.read_text())
+    m.update(edit)
+    man.write_text(json.dumps(m))
+    with pytest.raises(DataError, match="not a complete"):
+        bundle.import_stages(tmp_path / "b")
