@@ -161,8 +161,10 @@ def _import_folder(folder: Path) -> dict[str, Any]:
         name = Path(rel).name
         target = store.root / name
         stem = name.rsplit(".", 2)[0]
-        if (store.root / f"{stem}.result.pt").exists() or (
-                name.endswith(".progress.pt") and target.exists()):
+        # kept only when readable here: an unreadable local file is moved aside (a warning)
+        # and replaced by the bundle's verified copy
+        if store.result_or_none(stem) is not None or (
+                name.endswith(".progress.pt") and store.load_progress(stem) is not None):
             kept.append(stem)
             continue
         atomic_write_with(target, lambda tmp, f=folder / rel: shutil.copyfile(f, tmp))

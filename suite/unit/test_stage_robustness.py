@@ -198,3 +198,19 @@ def test_import_of_an_incomplete_manifest_is_one_line(one_stage_store, tmp_path,
     man.write_text(json.dumps(m))
     with pytest.raises(DataError, match="not a complete"):
         bundle.import_stages(tmp_path / "b")
+
+
+def test_import_replaces_an_unreadable_local_result(one_stage_store, tmp_path):
+    """Importing a bundle over a truncated local result said 'kept 1 already stored' and
+    left the truncated file, so `nasrepro report` then failed on it."""
+    from nasrepro.errors import CorruptFileWarning
+    from nasrepro.stages import bundle
+
+    bundle.export_stages("smoke", "cpu", tmp_path / "b")
+    path = one_stage_store.result_path("baseline@1")
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.warns(CorruptFileWarning):
+        out = bundle.import_stages(tmp_path / "b")
+    assert out["imported"] == ["baseline@1"] and not out["kept"]
+    assert one_stage_store.load_result("baseline@1") == {"test_acc": 1.0}
+    assert bundle.import_stages(tmp_path / "b")["kept"] == ["baseline@1"]
