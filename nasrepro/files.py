@@ -173,12 +173,14 @@ _LOCAL_GUARD = threading.Lock()
 
 @contextlib.contextmanager
 def file_lock(path: Path, what: str = "", wait_note_s: float = 30.0,
-              log: Callable[[str], None] | None = None) -> Iterator[None]:
+              log: Callable[[str], None] | None = None,
+              on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold an exclusive lock on `path` (created if absent; fcntl.flock where available).
 
     Another process holding it makes this wait, with a line every `wait_note_s` seconds so a
     waiting run is never silent; threads of one process serialise too, and re-entry from
     the holding thread does not deadlock. Released when the block ends or the process dies.
+    `on_wait` runs at every poll while another process holds it; it may raise to give up.
     """
     path = Path(path)
     name = str(path.resolve())
@@ -191,7 +193,7 @@ def file_lock(path: Path, what: str = "", wait_note_s: float = 30.0,
             if depth:
                 yield
                 return
-            with _os_lock(path, what or path.name, wait_note_s, log or _stderr):
+            with _os_lock(path, what or path.name, wait_note_s, log or _stderr, on_wait):
                 yield
         finally:
             _LOCAL_DEPTH[name] -= 1
@@ -202,8 +204,8 @@ def _stderr(msg: str) -> None:
 
 
 @contextlib.contextmanager
-def _os_lock(path: Path, what: str, wait_note_s: float,
-             log: Callable[[str], None]) -> Iterator[None]:
+def _os_lock(path: Path, what: str, wait_note_s: float, log: Callable[[str], None],
+             on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     try:
         import fcntl
     except ImportError:  # no flock (Windows): one run per reports folder
@@ -224,6 +226,8 @@ def _os_lock(path: Path, what: str, wait_note_s: float,
                     log(f"[{what}] another run is computing it (lock {path}); waiting "
                         f"({now - started:.0f} s so far)")
                     waiting, last = True, now
+                if on_wait is not None:
+                    on_wait()
                 time.sleep(0.1)
         try:
             yield

@@ -70,6 +70,12 @@ class BudgetedStore(StageStore):
         self.deadline, self.epochs = deadline, epochs or {}
         self.last_progress: BudgetedProgress | None = None
 
+    def while_waiting(self, stage: str) -> None:
+        """Stop (OutOfBudget, no epoch) once the deadline passes while another run holds
+        the stage's lock: waiting for it could outlast the budget by a whole stage."""
+        if self.deadline is not None and now() > self.deadline:
+            raise OutOfBudget(stage, None, 0.0)
+
     def progress_for(self, stage: str) -> StageProgress:
         self.last_progress = BudgetedProgress(self, stage, self.deadline,
                                               epochs=self.epochs.get(stage))

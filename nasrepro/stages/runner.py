@@ -61,7 +61,8 @@ def run_graph(graph: list[Stage], store: StageStore, tier: str, device: str, exe
                 else:
                     stopping = True
                     log(f"budget: {st.name} stopped after epoch {out['epoch']} "
-                        "(checkpoint stored)")
+                        "(checkpoint stored)" if out["epoch"] is not None else
+                        f"budget: {st.name} not computed here (another run holds it)")
     except KeyboardInterrupt:
         interrupted = True  # stop now: finished stages and checkpoints are kept
         raise

@@ -129,12 +129,16 @@ class StageStore:
         stage's lock, so concurrent runs on one folder compute it once."""
         if (out := self._stored(stage, log)) is not _MISSING:
             return out
-        with file_lock(self.lock_path(stage), what=stage, log=log):
+        with file_lock(self.lock_path(stage), what=stage, log=log,
+                       on_wait=lambda: self.while_waiting(stage)):
             if (out := self._stored(stage, log)) is not _MISSING:  # done while we waited
                 return out
             result = compute(self.progress_for(stage))
             self.save_result(stage, result)
         return result
+
+    def while_waiting(self, stage: str) -> None:
+        """Runs while another run holds the stage's lock (a budgeted store stops here)."""
 
     def _stored(self, stage: str, log: Callable[[str], None] | None) -> Any:
         path = self.result_path(stage)

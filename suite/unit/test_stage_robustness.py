@@ -214,3 +214,32 @@ def test_import_replaces_an_unreadable_local_result(one_stage_store, tmp_path):
     assert out["imported"] == ["baseline@1"] and not out["kept"]
     assert one_stage_store.load_result("baseline@1") == {"test_acc": 1.0}
     assert bundle.import_stages(tmp_path / "b")["kept"] == ["baseline@1"]
+
+
+def test_a_budgeted_run_stops_waiting_for_a_stage_another_run_holds(tmp_path):
+    """Two runs on one store: the one with `--budget 5s` waited for the other's baseline
+    (its lock) and ended after 19.4 s, 'of the 5 s budget'. It now stops at the deadline."""
+    import subprocess
+    import sys
+    import time
+
+    from nasrepro.stages import budget
+
+    store = budget.BudgetedStore(tmp_path, deadline=time.time() + 0.5)
+    lock = store.lock_path("baseline@1")
+    lock.parent.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(6)\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        t0 = time.time()
+        with pytest.raises(budget.OutOfBudget) as stop:
+            store.run("baseline@1", lambda progress: {"x": 1}, log=lambda _: None)
+        assert stop.value.epoch is None and time.time() - t0 < 3
+        assert not store.done("baseline@1")
+    finally:
+        holder.kill()
+        holder.wait()
