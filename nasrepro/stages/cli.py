@@ -131,8 +131,10 @@ def import_next_step(tier: str, device: str, seeds: int | None) -> str:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     from nasrepro.experiments.opsub import TIERS, stage_graph, stage_store
+    from nasrepro.parallel import check_choice
     from nasrepro.stages.eta import status
 
+    check_choice("local", args.jobs, None)  # --jobs 0: one line, exit 2
     device = _device(args.device)
     store = stage_store(args.tier, device, args.seeds)
     print(f"OPSUB stages ({args.tier}, {device}): {store.root}")

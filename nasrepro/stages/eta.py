@@ -74,10 +74,11 @@ class Status:
             kinds[s.stage.kind] = kinds.get(s.stage.kind, 0) + 1
         if left:
             out.append("  left: " + ", ".join(f"{v} {k}" for k, v in kinds.items()))
-        if self.per_epoch:
+        here = {s.stage.kind for s in self.states}  # no 'speed' where the tier has none
+        if shown := {k: v for k, v in self.per_epoch.items() if k in here}:
             out.append("  s/epoch: " + ", ".join(
                 f"{k} {v:.2f}" + (" (scaled from baseline)" if k in self.estimated else "")
-                for k, v in self.per_epoch.items()))
+                for k, v in shown.items()))
         secs = self.seconds_left()
         if left:
             if secs is None:

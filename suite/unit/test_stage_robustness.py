@@ -243,3 +243,20 @@ def test_a_budgeted_run_stops_waiting_for_a_stage_another_run_holds(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_status_names_only_the_kinds_of_the_graph_and_refuses_jobs_0(tmp_path):
+    """The smoke status listed 's/epoch: ... speed 3.68' (the smoke tier has no speed stage),
+    and `stages status --jobs 0` was accepted silently."""
+    from nasrepro.cli import main
+    from nasrepro.stages import eta
+    from nasrepro.train.checkpoint import StageStore
+
+    store = StageStore(tmp_path)
+    graph = _chain(store, "distill/p1/c3")
+    store.save_result("baseline@1", {"hist": None, "epoch_time": [2.0]})
+    with pytest.warns(UserWarning):
+        lines = eta.status(graph, store, "smoke").lines()
+    per_epoch = next(ln for ln in lines if "s/epoch" in ln)
+    assert "baseline 2.00" in per_epoch and "speed" not in per_epoch
+    assert main(["stages", "status", "--jobs", "0"]) == 2
