@@ -22,21 +22,22 @@ from nasrepro.files import (
     read_json,
     sha256_file,
 )
+from nasrepro.train.checkpoint import StageStore
 
 FORMAT = "nasrepro-stage-bundle/1"
 MANIFEST = "manifest.json"
 
 
-def _stage_files(store_root: Path, ids: dict[str, str]) -> dict[str, Path]:
+def _stage_files(store: StageStore, ids: dict[str, str]) -> dict[str, Path]:
     """{bundle path: store file} of every stored result, and checkpoint of unfinished
-    stages, whose id is one of this checkout's (stale ids in the store are left out)."""
+    stages, whose id is one of this checkout's (stale ids in the store are left out). Each
+    is read first: an unreadable one is moved aside (a warning), never bundled."""
     out = {}
     for sid in ids.values():
-        safe = sid.replace("/", "__")
-        res, prog = store_root / f"{safe}.result.pt", store_root / f"{safe}.progress.pt"
-        if res.is_file():
+        res, prog = store.result_path(sid), store.progress_path(sid)
+        if store.result_or_none(sid) is not None:
             out[f"stages/{res.name}"] = res
-        elif prog.is_file():
+        elif store.load_progress(sid) is not None:
             out[f"stages/{prog.name}"] = prog
     return out
 
@@ -47,7 +48,7 @@ def export_stages(tier: str, device: str, dest: Path, seeds: int | None = None) 
     dest = Path(dest)
     store = stage_store(tier, device, seeds)
     ids = stage_keys(tier, device, seeds)
-    files = _stage_files(store.root, ids)
+    files = _stage_files(store, ids)
     if not files:
         raise DataError(f"nothing to export: no {tier} stage of this checkout is stored under "
                         f"{store.root}; run `nasrepro run --tier {tier} --claim OPSUB` first")

@@ -260,3 +260,20 @@ def test_status_names_only_the_kinds_of_the_graph_and_refuses_jobs_0(tmp_path):
     per_epoch = next(ln for ln in lines if "s/epoch" in ln)
     assert "baseline 2.00" in per_epoch and "speed" not in per_epoch
     assert main(["stages", "status", "--jobs", "0"]) == 2
+
+
+def test_export_leaves_out_an_unreadable_result(one_stage_store, tmp_path, monkeypatch):
+    """A truncated stored result went into the bundle with its (truncated) sha256: the
+    import verified it, and `nasrepro report` failed on it on the other machine."""
+    from nasrepro.errors import CorruptFileWarning
+    from nasrepro.stages import bundle
+
+    monkeypatch.setattr(bundle, "stage_keys", lambda *a, **k: {
+        "baseline": "baseline@1", "distill/p1/c3": "distill/p1/c3@1"})
+    one_stage_store.save_result("distill/p1/c3@1", {"loss": [1.0]})
+    path = one_stage_store.result_path("distill/p1/c3@1")
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.warns(CorruptFileWarning):
+        m = bundle.export_stages("smoke", "cpu", tmp_path / "b")
+    assert list(m["files"]) == ["stages/baseline@1.result.pt"]
+    assert m["stage_ids"] == {"baseline": "baseline@1"}
