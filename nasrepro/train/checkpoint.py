@@ -7,7 +7,8 @@ Layout under a store's root (one folder per run configuration):
   <stage>.progress.pt   the latest end-of-epoch state of an unfinished stage (deleted when
                         the result is written)
   .locks/<stage>.lock   held while a run computes the stage: a second run on the same
-                        folder waits for it, then loads the result (computed once)
+                        folder waits for it, then loads the result (computed once); a
+                        budgeted run stops waiting at its deadline
 Stage names may contain '/', stored as '__'. Files are our own torch.save pickles, loaded
 with weights_only=False (trusted: written by this code, never downloaded). A result or
 progress file that cannot be read (truncated, garbage) is renamed to
