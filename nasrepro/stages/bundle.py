@@ -5,17 +5,21 @@ every file and that the bundle's stage keys are this checkout's before copying a
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import shutil
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from nasrepro.errors import ConfigError, DataError
 from nasrepro.experiments.opsub import TIERS, stage_keys, stage_store
 from nasrepro.files import (
+    atomic_write_bytes,
     atomic_write_json,
     atomic_write_with,
     brief,
@@ -42,6 +46,23 @@ def _stage_files(store: StageStore, ids: dict[str, str]) -> dict[str, Path]:
     return out
 
 
+def _read_each(files: dict[str, Path]) -> Iterator[tuple[str, bytes]]:
+    """(bundle path, bytes) of each file, read once: the manifest's sha256 is of the bytes
+    bundled even when a run beside the export replaces a checkpoint meanwhile, and a
+    checkpoint gone since (its stage finished) is left out."""
+    for p, f in sorted(files.items()):
+        try:
+            yield p, f.read_bytes()
+        except FileNotFoundError:
+            continue
+
+
+def _tar_add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime = len(data), int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
 def export_stages(tier: str, device: str, dest: Path, seeds: int | None = None) -> dict[str, Any]:
     """Write the bundle of (tier, device) to `dest` (a new folder, or a file ending .tar);
     returns the manifest. The manifest is written last: a bundle without one is partial."""
@@ -52,35 +73,34 @@ def export_stages(tier: str, device: str, dest: Path, seeds: int | None = None) 
     if not files:
         raise DataError(f"nothing to export: no {tier} stage of this checkout is stored under "
                         f"{store.root}; run `nasrepro run --tier {tier} --claim OPSUB` first")
-    exported = {n: i for n, i in ids.items()
-                if any(p.startswith(f"stages/{i.replace('/', '__')}.") for p in files)}
+    is_tar = dest.suffix == ".tar"
+    if not is_tar and dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ConfigError(f"export: {dest} exists and is not an empty folder; give a new "
+                          "folder or a path ending in .tar")
     from nasrepro.measure.environment import machine_class
 
+    hashes: dict[str, str] = {}
     manifest = {"format": FORMAT, "tier": tier, "device": device, "seeds": seeds,
                 "machine_class": machine_class(device),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "stage_ids": exported,
-                "files": {p: sha256_file(f) for p, f in sorted(files.items())}}
-    if dest.suffix == ".tar":
+                "stage_ids": {}, "files": hashes}
+
+    def put(add: Callable[[str, bytes], None]) -> None:
+        for p, data in _read_each(files):
+            add(p, data)
+            hashes[p] = hashlib.sha256(data).hexdigest()
+        manifest["stage_ids"] = {n: i for n, i in ids.items() if any(
+            p.startswith(f"stages/{i.replace('/', '__')}.") for p in hashes)}
+
+    if is_tar:
         def write(tmp: Path) -> None:
             with tarfile.open(tmp, "w") as tar:
-                for p, f in sorted(files.items()):
-                    tar.add(f, arcname=p)
-                data = json.dumps(manifest, indent=1).encode()
-                info = tarfile.TarInfo(MANIFEST)
-                info.size = len(data)
-                import io
-
-                tar.addfile(info, io.BytesIO(data))
+                put(lambda p, data: _tar_add(tar, p, data))
+                _tar_add(tar, MANIFEST, json.dumps(manifest, indent=1).encode())
         atomic_write_with(dest, write)
-        return manifest
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise ConfigError(f"export: {dest} exists and is not an empty folder; give a new "
-                          "folder or a path ending in .tar")
-    for p, f in files.items():
-        (dest / p).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_with(dest / p, lambda tmp, f=f: shutil.copyfile(f, tmp))
-    atomic_write_json(dest / MANIFEST, manifest)
+    else:
+        put(lambda p, data: atomic_write_bytes(dest / p, data))
+        atomic_write_json(dest / MANIFEST, manifest)
     return manifest
 
 
