@@ -77,6 +77,8 @@ def export_stages(tier: str, device: str, dest: Path, seeds: int | None = None) 
     if not is_tar and dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ConfigError(f"export: {dest} exists and is not an empty folder; give a new "
                           "folder or a path ending in .tar")
+    if is_tar and dest.exists():  # as a folder is: another bundle is not replaced unasked
+        raise ConfigError(f"export: {dest} exists; give a new path, or remove it first")
     from nasrepro.measure.environment import machine_class
 
     hashes: dict[str, str] = {}

@@ -163,6 +163,17 @@ def test_export_onto_an_existing_file_is_one_line(one_stage_store, tmp_path):
     assert (tmp_path / "notdir").read_text() == "hi"
 
 
+def test_export_onto_an_existing_tar_is_refused_like_a_folder(one_stage_store, tmp_path):
+    """An existing .tar was overwritten silently while a non-empty folder was refused."""
+    from nasrepro.errors import ConfigError
+    from nasrepro.stages import bundle
+
+    (tmp_path / "old.tar").write_bytes(b"an older bundle")
+    with pytest.raises(ConfigError, match=r"old\.tar exists; give a new path"):
+        bundle.export_stages("smoke", "cpu", tmp_path / "old.tar")
+    assert (tmp_path / "old.tar").read_bytes() == b"an older bundle"
+
+
 @pytest.mark.parametrize("damage", ["not a tar", "truncated"])
 def test_import_of_a_file_that_is_no_tar_bundle_is_one_line(one_stage_store, tmp_path, damage):
     """`nasrepro stages import` of a text file or a truncated .tar: tarfile.ReadError
