@@ -60,9 +60,10 @@ def run_graph(graph: list[Stage], store: StageStore, tier: str, device: str, exe
                                   eta=eta.eta_seconds(graph, done, per_epoch, tier, jobs))
                 else:
                     stopping = True
-                    log(f"budget: {st.name} stopped after epoch {out['epoch']} "
-                        "(checkpoint stored)" if out["epoch"] is not None else
-                        f"budget: {st.name} not computed here (another run holds it)")
+                    log(f"budget: {st.name} not computed here (another run holds it)"
+                        if out["epoch"] is None else
+                        f"budget: {st.name} stopped after epoch {out['epoch']} "
+                        "(checkpoint stored)")
     except KeyboardInterrupt:
         interrupted = True  # stop now: finished stages and checkpoints are kept
         raise
