@@ -141,8 +141,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if cid is not None:
             from nasrepro.claims.records import write_incomplete
 
-            write_incomplete(item.config.stash[_OPTIONS].tier, cid,
-                             f"failed: {str(call.excinfo.value).splitlines()[0]}")
+            first_line = str(call.excinfo.value).partition("\n")[0]  # '' for no message
+            write_incomplete(item.config.stash[_OPTIONS].tier, cid, f"failed: {first_line}")
         if not item.config.option.fulltrace:
             report.longrepr = call.excinfo.getrepr(style="value", chain=False)
     return report

@@ -52,8 +52,9 @@ def _not_compared(record: dict) -> str:
 def _stopped(marker: dict, limit: int = 60) -> str:
     """A run that stopped without a verdict (records.write_incomplete), shortened for the
     list: 'INCOMPLETE (failed: MNIST file missing: …)'."""
-    why = marker.get("why", "")
-    return f"INCOMPLETE ({why if len(why) <= limit else why[:limit - 1].rstrip() + '…'})"
+    from nasrepro.report.markdown import clip
+
+    return f"INCOMPLETE ({clip(marker.get('why', ''), limit)})"
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -58,9 +58,10 @@ def reports_dir() -> Path:
     return Path(env).expanduser().resolve() if env else repo_root() / "reports"
 
 
-def results_dir(tier: str) -> Path:
-    """Where result records of one tier are written."""
-    return reports_dir() / "results" / tier
+def results_dir(tier: str, reports: Path | None = None) -> Path:
+    """Where result records of one tier are written (in `reports`, else this run's reports
+    folder)."""
+    return (Path(reports) if reports is not None else reports_dir()) / "results" / tier
 
 
 def figures_dir() -> Path:

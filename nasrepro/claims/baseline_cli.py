@@ -78,16 +78,17 @@ def _claims_of(patterns: list[str]) -> list[str]:
 def _no_record_why(folder: Path, tier: str, cid: str, code: int) -> str:
     """Why a run of `baseline record` left no record of a claim: the claim test's one-line
     reason when it stopped on a nasrepro error (its incomplete marker), else pytest's exit."""
+    from nasrepro.claims.records import incomplete_path
     from nasrepro.files import read_json
 
-    marker = folder / "results" / tier / "incomplete" / f"{cid}.json"
+    marker = incomplete_path(tier, cid, folder)
     why = read_json(marker).get("why", "") if marker.is_file() else ""
     return why or f"pytest exit {code}; see its output above"
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
     from nasrepro.claims import baselines
-    from nasrepro.claims.records import read_record
+    from nasrepro.claims.records import read_record, record_path
     from nasrepro.claims.references import claim_spec
     from nasrepro.cli import call_child, pytest_command
     from nasrepro.measure.environment import cpu_capability
@@ -124,7 +125,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
         for cid in claims:
             hardware = claim_spec(cid).hardware
             found = [(i, p, folder, code) for i, folder, code in planned[cid]
-                     if (p := folder / "results" / args.tier / f"{cid}.json").is_file()]
+                     if (p := record_path(args.tier, cid, folder)).is_file()]
             if len(found) < len(planned[cid]):  # a partial pool would narrow the band
                 lost = [(i, folder, code) for i, folder, code in planned[cid]
                         if i not in {f[0] for f in found}]

@@ -268,7 +268,7 @@ def accept_from_results(claim: str, tier: str, *, force: bool = False,
     checkout's reports, or pooled from several reports folders."""
     from nasrepro.claims.records import read_record, record_path
 
-    sources = [Path(r) / "results" / tier / f"{claim}.json" for r in reports] if reports \
+    sources = [record_path(tier, claim, Path(r)) for r in reports] if reports \
         else [record_path(tier, claim)]
     records = []
     for src in sources:

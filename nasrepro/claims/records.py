@@ -192,8 +192,9 @@ def contradicting_notes(record: dict[str, Any]) -> list[str]:
     return out
 
 
-def record_path(tier: str, claim: str) -> Path:
-    return results_dir(tier) / f"{claim}.json"
+def record_path(tier: str, claim: str, reports: Path | None = None) -> Path:
+    """A claim's record (in the reports folder `reports`, else this run's)."""
+    return results_dir(tier, reports) / f"{claim}.json"
 
 
 # what every reader of a record indexes without looking (build_record writes them all)
@@ -246,10 +247,10 @@ def write_record(record: dict[str, Any]) -> Path:
     return path
 
 
-def incomplete_path(tier: str, claim: str) -> Path:
+def incomplete_path(tier: str, claim: str, reports: Path | None = None) -> Path:
     """Where a claim test that stopped without a verdict (a budgeted run left stages) says
     so: a subfolder, so it is never read as a record."""
-    return results_dir(tier) / "incomplete" / f"{claim}.json"
+    return results_dir(tier, reports) / "incomplete" / f"{claim}.json"
 
 
 def write_incomplete(tier: str, claim: str, why: str) -> None:

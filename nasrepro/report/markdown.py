@@ -486,13 +486,18 @@ def rows_met(record: dict[str, Any]) -> str:
     return f"{judged.count('REPRODUCED')} of {len(judged)}" if judged else "—"
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _short_name(name: str, limit: int = 60) -> str:
     """A measurement's name without its bracketed context (and, when still long, without
     what follows its first ': '), cut to `limit` characters."""
     name = name.split(" [")[0]
     if len(name) > limit and ": " in name:
         name = name.split(": ")[0]
-    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+    return clip(name, limit)
 
 
 def _context_parts(name: str) -> list[str]:
