@@ -32,7 +32,6 @@ import numpy as np
 import torch
 
 from nasrepro.claims import survival as sv
-from nasrepro.claims.references import claim_spec
 from nasrepro.claims.stats import mann_whitney_less
 from nasrepro.data import nb201_measured
 from nasrepro.data.nb201 import NB201Table, official_table_path
@@ -45,6 +44,7 @@ from nasrepro.nas.reinforce import GroupedReward, TableLookup, run_reinforce
 from nasrepro.nas.reinforce_enas import EnasSettings, run_reinforce_enas
 from nasrepro.parallel import Unit, run_units
 from nasrepro.progress import Ticker
+from nasrepro.report.sensitivity import paper_targets
 from nasrepro.train.threads import torch_threads
 
 REWARDS = ("mnasnet", "proposed")
@@ -286,10 +286,7 @@ def cell_stats(lat_blocks: np.ndarray, counts: np.ndarray, cells: list[dict[str,
                seeds: int, n_samples: int, block: int) -> list[dict[str, Any]]:
     """Per cell of one setting: P(proposed sooner), log-rank p, KM medians, counts, and
     whether the paper's REWARD-4 numbers are met (rows laid out [reward][cell][seed])."""
-    spec = claim_spec("REWARD-4")
-    tol_settle, tol_speed = spec.tolerance("settle"), spec.tolerance("speedup")
-    paper = {r: spec.value(f"settle/{r}").value for r in REWARDS}
-    paper_speed = spec.value("speedup").value
+    paper = paper_targets()
     nc = len(cells)
     code = float(n_samples + block)
     out = []
@@ -309,10 +306,7 @@ def cell_stats(lat_blocks: np.ndarray, counts: np.ndarray, cells: list[dict[str,
         lr_test = sv.logrank_sooner(p["t"], p["o"], m["t"], m["o"])
         mp, mm = p["median"], m["median"]
         speed = (mm - mp) / mm if mp is not None and mm is not None else None
-        met = (speed is not None
-               and tol_settle.check(mp, paper["proposed"])[0].value == "REPRODUCED"
-               and tol_settle.check(mm, paper["mnasnet"])[0].value == "REPRODUCED"
-               and tol_speed.check(speed, paper_speed)[0].value == "REPRODUCED")
+        met = paper.met(mp, mm, speed)
         out.append({**c, "p_sooner": eff, "logrank_p": lr_test["p"], "z": lr_test["z"],
                     "median": {r: per[r]["median"] for r in REWARDS},
                     "settled": {r: per[r]["settled"] for r in REWARDS},

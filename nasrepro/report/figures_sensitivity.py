@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from nasrepro.report.figures import new_figure, save_figure
+from nasrepro.report.sensitivity import paper_targets
 
 
 def _t_key(label: str) -> tuple[int, float]:
@@ -71,7 +72,8 @@ def heatmaps(cells: list[dict[str, Any]], tier: str, paper_cell: tuple[str, str,
         seeds = sc[0]["seeds"]
         fig.suptitle(f"REWARD-SENS ({tier}), {setting}, {seeds} seeds per reward and cell; "
                      f"* log-rank p ≤ 0.05; NR not reached within {n_samples}; black box: "
-                     "REWARD-4/5's source and T; green: paper's 4000/4750, 15.8 % met", fontsize=8)
+                     f"REWARD-4/5's source and T; green: paper's {paper_targets().short()} met",
+                     fontsize=8)
         slug = re.sub(r"[^a-z0-9]+", "_", setting.lower()).strip("_")
         paths.append(save_figure(fig, f"reward_sens_{slug}", tier))
     return paths

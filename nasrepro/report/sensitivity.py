@@ -8,7 +8,11 @@ paragraph and the heatmaps are regenerated from records alone.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+
+from nasrepro.claims.references import claim_spec
+from nasrepro.claims.tolerances import Tolerance
 
 CLAIM = "REWARD-SENS"
 CELL_TABLE = "Sensitivity map, per cell"
@@ -55,6 +59,57 @@ def cells_from_record(record: dict[str, Any]) -> list[dict[str, Any]]:
     raise ValueError(f"{record.get('claim')}: record has no table {CELL_TABLE!r}")
 
 
+@dataclass(frozen=True)
+class PaperTargets:
+    """REWARD-4's paper numbers and tolerances, read from its reference (one source for the
+    paragraph, the legend and the claim's detail, so none goes stale when the reference
+    changes)."""
+
+    proposed: float
+    mnasnet: float
+    settle: Tolerance
+    speedup_value: float
+    speedup: Tolerance
+
+    def text(self) -> str:
+        """'KM median settling 4000 / 4750 within ±750 (abs) and speed-up 15.8% within
+        ±0.1 (abs)'."""
+        return (f"KM median settling {self.proposed:g} / {self.mnasnet:g} within "
+                f"{self.settle.describe()} and speed-up {self.speedup_value:.1%} within "
+                f"{self.speedup.describe()}")
+
+    def short(self) -> str:
+        """'4000/4750, 15.8%' (a figure legend)."""
+        return f"{self.proposed:g}/{self.mnasnet:g}, {self.speedup_value:.1%}"
+
+    def met(self, proposed: float | None, mnasnet: float | None,
+            speedup: float | None) -> bool:
+        """Both KM medians and the speed-up within REWARD-4's tolerances of the paper's (a
+        median not reached never meets them)."""
+        return (proposed is not None and mnasnet is not None
+                and self.settle.check(proposed, self.proposed)[0].value == "REPRODUCED"
+                and self.settle.check(mnasnet, self.mnasnet)[0].value == "REPRODUCED"
+                and self.speedup_met(speedup))
+
+    def speedup_met(self, speedup: float | None) -> bool:
+        """The speed-up alone is within REWARD-4's speedup tolerance of the paper's."""
+        return (speedup is not None
+                and self.speedup.check(speedup, self.speedup_value)[0].value == "REPRODUCED")
+
+    def distance(self, c: dict[str, Any]) -> float:
+        """How far a cell's two KM medians are from the paper's (the larger gap)."""
+        return max(abs(c["KM median settle, proposed"] - self.proposed),
+                   abs(c["KM median settle, MnasNet"] - self.mnasnet))
+
+
+def paper_targets() -> PaperTargets:
+    """REWARD-4's settling samples, speed-up and their tolerances from its reference."""
+    spec = claim_spec("REWARD-4")
+    return PaperTargets(spec.value("settle/proposed").value, spec.value("settle/mnasnet").value,
+                        spec.tolerance("settle"), spec.value("speedup").value,
+                        spec.tolerance("speedup"))
+
+
 def _where(c: dict[str, Any]) -> str:
     return f"{c['source']} at T = {c['T']} ({c['T (ms)']:g} ms), {c['setting']}"
 
@@ -80,10 +135,10 @@ def region_paragraph(cells: list[dict[str, Any]], paper_cell: tuple[str, str, st
     (paper_cell = (setting, source, T label)); where the direction 'proposed settles sooner'
     holds per setting is SETTING_TABLE."""
     met = [c for c in cells if c["paper REWARD-4 met"]]
+    paper = paper_targets()
     out = []
     if met:
-        out.append(f"The paper's REWARD-4 numbers (KM median settling 4000 / 4750 within "
-                   f"±750 and speed-up 15.8 % within ±10 pp) are met in {len(met)} of "
+        out.append(f"The paper's REWARD-4 numbers ({paper.text()}) are met in {len(met)} of "
                    f"{len(cells)} cells: " + "; ".join(
                        f"{_where(c)} (medians {c['KM median settle, proposed']:g} / "
                        f"{c['KM median settle, MnasNet']:g}, speed-up "
@@ -93,21 +148,20 @@ def region_paragraph(cells: list[dict[str, Any]], paper_cell: tuple[str, str, st
     else:
         both = [c for c in cells if c["KM median settle, proposed"] is not None
                 and c["KM median settle, MnasNet"] is not None]
-        out.append(f"The paper's REWARD-4 numbers (KM median settling 4000 / 4750 within ±750 "
-                   f"and speed-up 15.8 % within ±10 pp) are met in none of the {len(cells)} "
-                   f"cells; both rewards' KM medians are reached in {len(both)} of them")
+        out.append(f"The paper's REWARD-4 numbers ({paper.text()}) are met in none of the "
+                   f"{len(cells)} cells; both rewards' KM medians are reached in {len(both)} "
+                   "of them")
         if both:
-            near = sorted(both, key=lambda c: max(abs(c["KM median settle, proposed"] - 4000),
-                                                   abs(c["KM median settle, MnasNet"] - 4750)))
+            near = sorted(both, key=paper.distance)
             out[-1] += ("; the closest: " + "; ".join(
                 f"{_where(c)} (medians {c['KM median settle, proposed']:g} / "
                 f"{c['KM median settle, MnasNet']:g})" for c in near[:3]))
         out[-1] += "."
-    speed = [c for c in cells if c["speed-up (m-p)/m"] is not None
-             and abs(c["speed-up (m-p)/m"] - 0.158) <= 0.1 and not c["paper REWARD-4 met"]]
+    speed = [c for c in cells
+             if paper.speedup_met(c["speed-up (m-p)/m"]) and not c["paper REWARD-4 met"]]
     if speed:
-        out.append(f"A speed-up within 15.8 % ± 10 pp without the paper's settling samples: "
-                   f"{len(speed)} cells.")
+        out.append(f"A speed-up within {paper.speedup_value:.1%} {paper.speedup.describe()} "
+                   f"without the paper's settling samples: {len(speed)} cells.")
     pc = [c for c in cells if (c["setting"], c["source"], c["T"]) == paper_cell]
     if pc:
         c = pc[0]

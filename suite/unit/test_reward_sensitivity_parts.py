@@ -10,6 +10,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nasrepro.claims.tolerances import Tolerance
 from nasrepro.data.nb201 import load_table
 from nasrepro.experiments import reward_sensitivity as sens
 from nasrepro.nas.controllers.factorized import FactorizedController
@@ -171,6 +172,31 @@ def test_cell_stats_sooner_and_paper_met():
     assert c["logrank_p"] < 0.05
     c = sens.cell_stats(_cells_for([None] * 5, [None] * 5), counts, cell, 5, 5000, 250)[0]
     assert c["p_sooner"] == 0.5 and c["logrank_p"] == 1.0
+
+
+def test_paper_numbers_and_met_rule_come_from_reward4s_reference(monkeypatch):
+    """The paragraph's numbers, its speed-up count and cell_stats' 'met' all follow REWARD-4's
+    reference: with other paper values and tolerances, the same cells read differently."""
+    cell = [{"source": "x", "label": "q0.74", "target_ms": 10.0, "quantile": 0.74}]
+    counts = np.zeros((10, 2), dtype=int)
+    paper = rep.paper_targets()
+    assert paper.text().startswith(f"KM median settling {paper.proposed:g} / {paper.mnasnet:g}")
+    assert sens.cell_stats(_cells_for([4000] * 5, [4750] * 5), counts, cell, 5, 5000,
+                           250)[0]["paper_met"] is paper.met(4000, 4750, 750 / 4750)
+    other = rep.PaperTargets(3000, 4000, Tolerance("absolute", 250, "test"), 0.25,
+                             Tolerance("absolute", 0.01, "test"))
+    monkeypatch.setattr(rep, "paper_targets", lambda: other)
+    monkeypatch.setattr(sens, "paper_targets", lambda: other)
+    stats = {"s": sens.cell_stats(_cells_for([3000] * 5, [4000] * 5), counts, cell, 5, 5000,
+                                  250)
+             + sens.cell_stats(_cells_for([1500] * 5, [2000] * 5), counts, cell, 5, 5000, 250)}
+    cells = [dict(zip(rep.CELL_HEADERS, r, strict=True)) for r in rep.cell_rows(stats)]
+    assert [c["paper REWARD-4 met"] for c in cells] == [True, False]
+    text = rep.region_paragraph(cells, ("s", "x", "q0.74"))
+    assert "KM median settling 3000 / 4000 within ±250 (abs) and speed-up 25.0% within " \
+           "±0.01 (abs)) are met in 1 of 2 cells" in text
+    assert "A speed-up within 25.0% ±0.01 (abs) without the paper's settling samples: 1 " \
+           "cells." in text  # 1500 / 2000: speed-up 0.25, medians far from 3000 / 4000
 
 
 def test_region_paragraph_from_cells():
