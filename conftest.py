@@ -296,11 +296,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
     if os.environ.get(REPORT_AFTER_ENV):
         return  # `nasrepro run` writes it after pytest
+    bad: list = []
     try:
-        path = write_report()
+        path = write_report(unreadable=bad)
         tr.write_line(f"report: {path}")
     except Exception as exc:  # the report must never hide the test outcome
         tr.write_line(f"report could not be written: {exc!r}")
+    for _, why in bad:  # named in the report too
+        tr.write_line(f"warning: {why}")
 
 
 def _hypothesis_profiles() -> None:

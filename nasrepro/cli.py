@@ -60,16 +60,23 @@ def _stopped(marker: dict, limit: int = 60) -> str:
 def _cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from nasrepro.claims.records import load_incomplete, load_records
+    from nasrepro.claims.records import Unreadable, load_incomplete, load_records
     from nasrepro.claims.references import load_papers
 
-    last = {(r["claim"], r["tier"]): r["verdict"] + _not_compared(r) for r in load_records()}
+    bad: Unreadable = []
+    last = {(r["claim"], r["tier"]): r["verdict"] + _not_compared(r)
+            for r in load_records(unreadable=bad)}
     # a marker is newer than the tier's record (writing a record removes it)
-    for cid, marks in load_incomplete().items():
+    for cid, marks in load_incomplete(bad).items():
         for tier, marker in marks.items():
             before = last.get((cid, tier))
             last[(cid, tier)] = (f"{before}, then {_stopped(marker)}" if before
                                  else _stopped(marker))
+    for path, _ in bad:  # results/<tier>/<claim>.json, results/<tier>/incomplete/<claim>.json
+        marker = path.parent.name == "incomplete"
+        tier = (path.parent.parent if marker else path.parent).name
+        last[(path.stem, tier)] = "UNREADABLE " + ("marker" if marker else "record") + \
+            " (below)"
     rows = []
     for paper in load_papers().values():
         for cid, spec in paper.claims.items():
@@ -81,7 +88,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
                                   if (cid, t) in last) or "not run yet"
             rows.append([cid, paper.id, tiers, state])
     print(tabulate(rows, headers=["claim", "paper", "tiers", "last verdict"]))
-    return 0
+    return warn_unreadable(bad)
+
+
+def warn_unreadable(bad: Sequence[tuple[Path, str]]) -> int:
+    """One stderr line per result file that could not be read (the rest were listed or
+    reported); 1 when there was any, else 0."""
+    for _, why in bad:
+        print(f"nasrepro: warning: {why}", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def pytest_command(tier: str, claims: Sequence[str], seeds: int | None, device: str,
@@ -131,11 +146,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"nasrepro: pytest exited {rc} ({NO_REPORT_CODES[rc]}): no report written",
               file=sys.stderr)
         return rc
+    bad: list[tuple[Path, str]] = []
     try:
-        print(f"report: {write_report()}")
-    except NasreproError as exc:  # e.g. a corrupt record: the claims' outcome still counts
+        print(f"report: {write_report(unreadable=bad)}")
+    except NasreproError as exc:  # e.g. a broken paper JSON: the claims' outcome still counts
         print(f"nasrepro: error: report not written: {exc}", file=sys.stderr)
         return rc or 2
+    warn_unreadable(bad)  # named in the report too; the claims' outcome is pytest's
     return rc
 
 
@@ -176,8 +193,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     check_reports_dir()
     rc = 0 if args.no_rebuild else rebuild_stale_records(args.tier)
-    print(write_report(args.tier))
-    return rc
+    bad: list[tuple[Path, str]] = []
+    print(write_report(args.tier, bad))
+    return rc or warn_unreadable(bad)
 
 
 def bench_command(storage: str, *, save: bool, json_out: str,
@@ -267,7 +285,9 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     for name, cmd in steps.items():
         print(f"== nightly: {name}\n+ {' '.join(cmd)}", flush=True)
         codes[name] = call_child(cmd, cwd=repo_root(), env=env)
-    print(f"report: {write_report()}")
+    bad: list[tuple[Path, str]] = []
+    print(f"report: {write_report(unreadable=bad)}")
+    warn_unreadable(bad)
     for name, code in codes.items():
         print(f"nightly {name}: {'ok' if code == 0 else f'FAILED (exit {code})'}")
     return max(codes.values())
@@ -291,7 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
         "NAS papers (see README.md). Every subcommand has --help.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    sp = sub.add_parser("list", help="every claim with its tiers and last verdict")
+    sp = sub.add_parser("list", help="every claim with its tiers and last verdict",
+                        description="Every claim with its tiers and last verdict. Exit "
+                                    "status 1 when a result file cannot be read (named on "
+                                    "stderr; the rest are listed).")
     sp.set_defaults(func=_cmd_list)
 
     d = HelpFormatter
@@ -331,7 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "records missing or older than the stage results here "
                                     "(imported, or committed) are first rebuilt from them "
                                     "without training. Exit status: 0, or that rebuild's "
-                                    "pytest status (1 when a rebuilt claim fails its gate).")
+                                    "pytest status (1 when a rebuilt claim fails its gate), "
+                                    "or 1 when a result file cannot be read (the report "
+                                    "shows the rest and names it).")
     sp.add_argument("--tier", default=None, choices=("smoke", "full"),
                     help="only this tier's records (default: all tiers)")
     sp.add_argument("--no-rebuild", action="store_true",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -261,20 +261,52 @@ def write_incomplete(tier: str, claim: str, why: str) -> None:
                        "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
 
-def load_incomplete() -> dict[str, dict[str, dict[str, Any]]]:
-    """The incomplete markers of every tier: {claim: {tier: marker}}."""
+# (file, one-line error) of each file `load_records` / `load_incomplete` could not read
+Unreadable = list[tuple[Path, str]]
+
+
+def read_marker(path: Path) -> dict[str, Any]:
+    """An incomplete marker, checked to be one (one line naming the file otherwise)."""
+    m = read_json(path)
+    if not (isinstance(m, dict) and all(isinstance(m.get(k), str)
+                                        for k in ("claim", "tier", "why"))):
+        raise DataError(f"{path}: not an incomplete marker (no 'claim', 'tier' or 'why'); "
+                        "delete it (the next run of its claim writes a record)")
+    return m
+
+
+def _read_all(paths: Sequence[Path], read: Callable[[Path], dict[str, Any]],
+              unreadable: Unreadable | None) -> list[dict[str, Any]]:
+    """read(path) for each path; with `unreadable` given, a file that cannot be read is
+    noted there (its one-line error) and skipped instead of stopping everything."""
+    out = []
+    for p in paths:
+        try:
+            out.append(read(p))
+        except DataError as exc:
+            if unreadable is None:
+                raise
+            unreadable.append((p, str(exc)))
+    return out
+
+
+def load_incomplete(unreadable: Unreadable | None = None
+                    ) -> dict[str, dict[str, dict[str, Any]]]:
+    """The incomplete markers of every tier: {claim: {tier: marker}}; `unreadable`: see
+    load_records."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for p in sorted(results_dir("x").parent.glob("*/incomplete/*.json")):
-        m = read_json(p)
+    paths = sorted(results_dir("x").parent.glob("*/incomplete/*.json"))
+    for m in _read_all(paths, read_marker, unreadable):
         out.setdefault(m["claim"], {})[m["tier"]] = m
     return out
 
 
-def load_records(tier: str | None = None) -> list[dict[str, Any]]:
-    """All records (of one tier, or of every tier), sorted by tier then claim."""
+def load_records(tier: str | None = None, unreadable: Unreadable | None = None
+                 ) -> list[dict[str, Any]]:
+    """All records (of one tier, or of every tier), sorted by tier then claim. With
+    `unreadable` (a list), a record file that cannot be read is noted there and the rest are
+    returned: one damaged file must not hide every other claim's verdict from the report."""
     base = results_dir("x").parent
     tiers = [tier] if tier else sorted(p.name for p in base.glob("*") if p.is_dir())
-    out = []
-    for t in tiers:
-        out.extend(read_record(p) for p in sorted((base / t).glob("*.json")))
-    return out
+    paths = [p for t in tiers for p in sorted((base / t).glob("*.json"))]
+    return _read_all(paths, read_record, unreadable)

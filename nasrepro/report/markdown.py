@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from nasrepro.claims.records import load_incomplete, load_records
+from nasrepro.claims.records import Unreadable, load_incomplete, load_records
 from nasrepro.claims.references import load_papers
 from nasrepro.claims.session import TIERS
 from nasrepro.claims.verdicts import Verdict
@@ -583,9 +583,23 @@ def _unknown_lines(records: list[dict[str, Any]]) -> list[str]:
             "render them with the checkout that wrote them."]
 
 
-def render(records: Iterable[dict[str, Any]], tier: str | None = None) -> str:
+def _unreadable_lines(unreadable: Unreadable) -> list[str]:
+    """Result files that could not be read (records.load_records' `unreadable`): named with
+    their error, so a claim missing from the report is never silently missing."""
+    if not unreadable:
+        return []
+    return ["", f"Not shown or counted: {len(unreadable)} file(s) in {_results_folder()} "
+            "that cannot be read: " + "; ".join(why.rstrip(".") for _, why in unreadable)
+            + "."]
+
+
+def render(records: Iterable[dict[str, Any]], tier: str | None = None,
+           unreadable: Unreadable | None = None) -> str:
     """The whole report as markdown text; `tier`: the records are that tier's only (`nasrepro
-    report --tier`), and the report says so instead of 'no record' for the other tiers'."""
+    report --tier`), and the report says so instead of 'no record' for the other tiers';
+    `unreadable`: the result files load_records could not read (named in the summary). Reads
+    the incomplete markers itself (an unreadable one joins `unreadable`)."""
+    unreadable = [] if unreadable is None else unreadable
     papers = load_papers()
     known = {cid for paper in papers.values() for cid in paper.claims}
     records = _sorted(records)
@@ -593,10 +607,11 @@ def render(records: Iterable[dict[str, Any]], tier: str | None = None) -> str:
     records = [r for r in records if r["claim"] in known]
     by_claim = _by_claim(records)
     machines = sorted({machine(r) for r in records})
-    incomplete = {cid: kept for cid, marks in load_incomplete().items()  # stopped, no verdict
+    incomplete = {cid: kept for cid, marks in load_incomplete(unreadable).items()  # no verdict
                   if (kept := {t: m for t, m in marks.items() if tier in (None, t)})}
     lines = (_header(records, papers, tier)
-             + _summary_section(by_claim, papers, incomplete, tier) + _unknown_lines(unknown))
+             + _summary_section(by_claim, papers, incomplete, tier) + _unknown_lines(unknown)
+             + _unreadable_lines(unreadable))
     if len(machines) == 1:
         lines += ["", f"Every record ran on {machines[0]}."]
     lines += mutation.section()
@@ -702,11 +717,13 @@ def repeated_paragraphs(text: str, min_chars: int = 60) -> list[str]:
 REPORT_AFTER_ENV = "NASREPRO_REPORT_AFTER_PYTEST"
 
 
-def write_report(tier: str | None = None) -> Path:
+def write_report(tier: str | None = None, unreadable: Unreadable | None = None) -> Path:
     """Render REPORT.md (and the appendices of its long tables) from the records of `tier`
     (all tiers if None); remove appendices no record needs any more; return the report's
-    path."""
-    records = load_records(tier)
+    path. A result file that cannot be read is named in the report and added to
+    `unreadable` (for the caller to warn about), not a reason to write no report."""
+    unreadable = [] if unreadable is None else unreadable
+    records = load_records(tier, unreadable)
     root = reports_dir()
     files = {appendix_path(p): text for p, text in render_appendices(records).items()}
     mutants = mutation.appendix()
@@ -718,5 +735,5 @@ def write_report(tier: str | None = None) -> Path:
         if stale.relative_to(root).as_posix() not in files:
             stale.unlink()
     path = root / "REPORT.md"
-    atomic_write_text(path, render(records, tier))
+    atomic_write_text(path, render(records, tier, unreadable))
     return path

@@ -242,13 +242,14 @@ def test_a_record_of_a_claim_no_paper_has_is_named_not_counted(reports):
 
 
 @pytest.mark.parametrize("content", ["{}", "null", '{"claim": "REWARD-1", "tier": "smoke"}'])
-@pytest.mark.parametrize("command", [["list"], ["report", "--no-rebuild"],
-                                     ["baseline", "diff", "REWARD-1"],
+@pytest.mark.parametrize("command", [["baseline", "diff", "REWARD-1"],
                                      ["baseline", "accept", "REWARD-1"]])
 def test_valid_json_that_is_not_a_record_is_one_line_naming_the_file(reports, capsys,
                                                                       content, command):
     """Found 2026-12-07: a record file holding '{}' (or null, or a record cut down) made
-    `nasrepro list`, `report` and `baseline diff` end in a KeyError/TypeError traceback."""
+    `nasrepro list`, `report` and `baseline diff` end in a KeyError/TypeError traceback.
+    The commands about that one record stop with one line (list and report: the next
+    test)."""
     path = reports / "results" / "smoke" / "REWARD-1.json"
     path.parent.mkdir(parents=True)
     path.write_text(content)
@@ -256,6 +257,40 @@ def test_valid_json_that_is_not_a_record_is_one_line_naming_the_file(reports, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(
         f"nasrepro: error: {path}: not a result record (no "), err
+
+
+@pytest.mark.parametrize("bad", [("REWARD-1.json", "{}", "not a result record (no "),
+                                 ("REWARD-1.json", '{"claim": "RE', "not valid JSON"),
+                                 ("incomplete/REWARD-1.json", "[]", "not an incomplete marker")])
+def test_list_and_report_show_every_other_claim_around_an_unreadable_file(reports, capsys,
+                                                                           bad):
+    """Found 2026-12-07: one damaged record (or incomplete marker) stopped `nasrepro list`
+    and `report` with one line: every other claim's verdict went unseen. Now both show the
+    rest, name the damaged file (stderr, and the report's summary) and exit 1."""
+    name, content, why = bad
+    good = build_record(ClaimResult("REWARD-2", [Measurement(
+        "x", 1.0, paper=1.0, tolerance=Tolerance("absolute", 0.1, "t"))]), tier="smoke",
+        paper="REWARD", spec={"statement": "s"}, config_hash="h", env={}, started=0.0)
+    write_record(good)
+    path = reports / "results" / "smoke" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    warning = f"nasrepro: warning: {path}: {why}"
+    assert cli.main(["list"]) == 1
+    out, err = capsys.readouterr()
+    assert err.startswith(warning) and len(err.strip().splitlines()) == 1, err
+    lines = out.splitlines()
+    assert next(li for li in lines if li.startswith("REWARD-2 ")).endswith("smoke: REPRODUCED")
+    kind = "marker" if "incomplete" in name else "record"
+    assert next(li for li in lines if li.startswith("REWARD-1 ")).endswith(
+        f"smoke: UNREADABLE {kind} (below)")
+    assert cli.main(["report", "--no-rebuild"]) == 1
+    out, err = capsys.readouterr()
+    assert err.startswith(warning) and out.strip() == str(reports / "REPORT.md")
+    text = (reports / "REPORT.md").read_text()
+    assert "REWARD-2 — REPRODUCED (smoke" in text and "from 1 result record(s)" in text
+    assert (f"Not shown or counted: 1 file(s) in {reports / 'results'}/ that cannot be read: "
+            f"{path}: {why}") in text
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a CUDA device is visible")
