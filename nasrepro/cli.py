@@ -332,8 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--claim", action="append", default=[],
                     help="claim ID or paper prefix, repeatable (default: every claim)")
     sp.add_argument("--seeds", type=int, default=None,
-                    help="override every claim's seed count (default: the tier's); records "
-                         "are then not compared with the accepted baselines")
+                    help="override every claim's seed count (default: the tier's); the "
+                         "records of claims that use seeds are then not compared with the "
+                         "accepted baselines")
     sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                     help="training device; auto = cuda when visible")
     sp.add_argument("--skip-missing-device", action="store_true",

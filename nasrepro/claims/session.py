@@ -61,6 +61,9 @@ class ClaimContext:
     options: RunOptions
     spec: ClaimSpec = field(init=False)
     started: float = field(default_factory=time.time)
+    # whether the experiment read --seeds (seeds() / seed_option): only then did it change
+    # what ran, and only then is the record marked as made with overrides
+    seeds_read: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.spec = claim_spec(self.claim)
@@ -75,7 +78,14 @@ class ClaimContext:
 
     def seeds(self, default: int) -> list[int]:
         """Seeds 0..n-1, n = --seeds if given, else the tier's default for this claim."""
-        return list(range(self.options.seeds or default))
+        return list(range(self.seed_option or default))
+
+    @property
+    def seed_option(self) -> int | None:
+        """--seeds as given (None: the tier's default), for an experiment that takes the
+        count whole; reading it is what makes a --seeds run an override of this claim."""
+        self.seeds_read = True
+        return self.options.seeds
 
     def config(self, **budget: Any) -> dict[str, Any]:
         """The frozen config of this run (tier, device, plus the claim's budget)."""
@@ -83,9 +93,12 @@ class ClaimContext:
 
     @property
     def overrides(self) -> dict[str, Any]:
-        """User options that replace the tier's configuration (records are then not
-        compared with the accepted baseline, and the report marks them)."""
-        return {"seeds": self.options.seeds} if self.options.seeds is not None else {}
+        """User options that replaced the tier's configuration of this claim (records are
+        then not compared with the accepted baseline, and the report marks them). --seeds
+        counts only where the experiment read it: a claim without seeds (REWARD-1, a LENET
+        timing) ran its accepted configuration, and is compared as usual."""
+        seeds = self.options.seeds
+        return {"seeds": seeds} if seeds is not None and self.seeds_read else {}
 
     def _record(self, result: ClaimResult) -> dict[str, Any]:
         record = build_record(

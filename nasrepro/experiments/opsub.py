@@ -641,7 +641,7 @@ def result_for_claim(claim: Any) -> dict[str, Any]:
     RUN (full tier without CUDA) through claim.skip_not_run."""
     from nasrepro.stages.committed import committed_result
 
-    committed, why = committed_result(claim.tier, claim.options.seeds)
+    committed, why = committed_result(claim.tier, claim.seed_option)
     if committed is not None:
         return committed
     if TIERS[claim.tier]["needs_cuda"] and claim.device != "cuda":
@@ -649,10 +649,10 @@ def result_for_claim(claim: Any) -> dict[str, Any]:
             "full tier needs a CUDA GPU (WRN-40-2 on all of CIFAR-10: 200 baseline epochs, "
             f"16 distillations, 19 fine-tunes x 50 epochs); {FULL_GPU_ESTIMATE}"
             + (f"; {why}" if why else ""),
-            config=claim.config(**tier_config("full", claim.options.seeds)))
+            config=claim.config(**tier_config("full", claim.seed_option)))
     if os.environ.get(STAGES_ENV) == "stored":
         try:
-            return stored_result(claim.tier, claim.device, claim.options.seeds)
+            return stored_result(claim.tier, claim.device, claim.seed_option)
         except StagesIncomplete as inc:
             import pytest
 
@@ -662,7 +662,7 @@ def result_for_claim(claim: Any) -> dict[str, Any]:
             pytest.skip(incomplete_skip_line(
                 claim.claim, f"{inc}. Left: {', '.join(inc.left[:4])}"
                 f"{' ...' if len(inc.left) > 4 else ''}", _INCOMPLETE_SAID))
-    return shared_result(claim.tier, claim.device, claim.options.seeds)
+    return shared_result(claim.tier, claim.device, claim.seed_option)
 
 
 # why each incomplete skip of this process was first said, and by which claim

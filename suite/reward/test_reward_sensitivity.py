@@ -18,7 +18,7 @@ PAPER_SETTING = f"factorized lr={sens.PAPER_LR:g}"
 
 @pytest.mark.claim("REWARD-SENS")
 def test_reward_sensitivity_map(claim):
-    cfg, res = sens.map_results(claim.tier, claim.device, claim.options.seeds)
+    cfg, res = sens.map_results(claim.tier, claim.device, claim.seed_option)
     stats = sens.map_stats(cfg, res)
     result = ClaimResult(claim.claim, config=claim.config(**cfg))
     result.table(f"{rep.CELL_TABLE} (KM medians None = not reached within "
