@@ -75,8 +75,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for path, _ in bad:  # results/<tier>/<claim>.json, results/<tier>/incomplete/<claim>.json
         marker = path.parent.name == "incomplete"
         tier = (path.parent.parent if marker else path.parent).name
-        last[(path.stem, tier)] = "UNREADABLE " + ("marker" if marker else "record") + \
-            " (below)"
+        said = f"UNREADABLE {'marker' if marker else 'record'} (below)"
+        before = last.get((path.stem, tier))  # a marker is newer than the record
+        last[(path.stem, tier)] = f"{before}, then {said}" if before else said
     rows = []
     for paper in load_papers().values():
         for cid, spec in paper.claims.items():
@@ -195,7 +196,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     rc = 0 if args.no_rebuild else rebuild_stale_records(args.tier)
     bad: list[tuple[Path, str]] = []
     print(write_report(args.tier, bad))
-    return rc or warn_unreadable(bad)
+    warned = warn_unreadable(bad)  # also after a failed rebuild
+    return rc or warned
 
 
 def bench_command(storage: str, *, save: bool, json_out: str,

@@ -263,7 +263,7 @@ def test_valid_json_that_is_not_a_record_is_one_line_naming_the_file(reports, ca
                                  ("REWARD-1.json", '{"claim": "RE', "not valid JSON"),
                                  ("incomplete/REWARD-1.json", "[]", "not an incomplete marker")])
 def test_list_and_report_show_every_other_claim_around_an_unreadable_file(reports, capsys,
-                                                                           bad):
+                                                                           monkeypatch, bad):
     """Found 2026-12-07: one damaged record (or incomplete marker) stopped `nasrepro list`
     and `report` with one line: every other claim's verdict went unseen. Now both show the
     rest, name the damaged file (stderr, and the report's summary) and exit 1."""
@@ -287,6 +287,18 @@ def test_list_and_report_show_every_other_claim_around_an_unreadable_file(report
     assert cli.main(["report", "--no-rebuild"]) == 1
     out, err = capsys.readouterr()
     assert err.startswith(warning) and out.strip() == str(reports / "REPORT.md")
+    # a failed rebuild's status wins, and the file is still named
+    monkeypatch.setattr(cli, "rebuild_stale_records", lambda tier: 3)
+    assert cli.main(["report"]) == 3 and capsys.readouterr().err.startswith(warning)
+    if "incomplete" in name:  # the record before the damaged marker is still shown
+        write_record(build_record(ClaimResult("REWARD-1", [Measurement(
+            "x", 1.0, paper=1.0, tolerance=Tolerance("absolute", 0.1, "t"))]), tier="smoke",
+            paper="REWARD", spec={"statement": "s"}, config_hash="h", env={}, started=0.0))
+        path.write_text("[]")  # write_record removed the marker
+        assert cli.main(["list"]) == 1
+        line = next(li for li in capsys.readouterr().out.splitlines()
+                    if li.startswith("REWARD-1 "))
+        assert line.endswith("smoke: REPRODUCED, then UNREADABLE marker (below)"), line
     text = (reports / "REPORT.md").read_text()
     assert "REWARD-2 — REPRODUCED (smoke" in text and "from 1 result record(s)" in text
     assert (f"Not shown or counted: 1 file(s) in {reports / 'results'}/ that cannot be read: "
