@@ -383,7 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "benchmarks are compared)")
     sp.set_defaults(func=_cmd_bench)
 
-    sp = sub.add_parser("nightly", help="default tier + speed gates + report (CI schedule)")
+    sp = sub.add_parser("nightly",
+                        help="default tier + speed gates + mutants + report (CI schedule)")
     sp.set_defaults(func=_cmd_nightly)
 
     for mod in EXTENSIONS:

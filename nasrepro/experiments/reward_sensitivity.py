@@ -66,7 +66,7 @@ ENAS_LABELS = ("q0.74", "17 ms")
 # workers: processes for the two batched runs (factorized, ENAS); 2 = both CPU cores.
 
 TIERS: dict[str, dict[str, Any]] = {
-    # smoke: one slice of the map (primary column, 3 quantiles + 17 ms, the two documented
+    # smoke: one slice of the map (primary column, 2 quantiles + 17 ms, the two documented
     # lrs, a few ENAS-LSTM seeds); ~10 s on the 2-core machine.
     "smoke": {"seeds": 12, "enas_seeds": 4, "sources": (rs.PRIMARY_SOURCE,),
               "quantiles": (0.5, 0.74), "fixed_ms": FIXED_MS, "lrs": (0.01, 0.5),
