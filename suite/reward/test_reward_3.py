@@ -1,7 +1,10 @@
 """REWARD-3: shape of the rewards (Fig. 2-3), for any accuracy.
 
-Two kinds of test share one claim: a recorded evaluation on a dense accuracy grid
-(with the Fig. 3 image), and hypothesis properties over ACC in (0, 1], LAT in (0, 40].
+Two kinds of test share one claim marker: the recorded evaluation on an accuracy grid
+(with the Fig. 3 image; the only test that submits to the record, so the verdict is
+its), and hypothesis properties over ACC in (0, 1], LAT in (0, 40]: gate tests that
+submit nothing (a failure fails the suite, not the record), with fixed max_examples in
+every tier.
 """
 
 import numpy as np
