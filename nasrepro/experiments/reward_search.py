@@ -5,8 +5,10 @@ controller is one independent search (see nasrepro.nas.reinforce). The result is
 (nasrepro.experiments.cache) so REWARD-4 and REWARD-5 share it.
 
 Latency sources and T (CLAIMS.md, paper B, "latency data"):
-  1080ti_256    primary      T = its 0.74 quantile (the share 17 ms has in NB201's own
-                             latency distribution; 1080ti_256 has NB201's shape at ~1.5x)
+  1080ti_256    primary      T = its 0.74 quantile (CLAIMS.md's reading of the share 17 ms
+                             has in NB201's own latency distribution; other readings give
+                             0.71-0.75, see REWARD-4's interpretation; 1080ti_256 has
+                             NB201's shape at ~1.5x, and the rewards use its own ms)
   silver_4210r  sensitivity  T = 17 ms (74 % of its cells are under 17 ms)
   2080ti_256    sensitivity  T = its 0.74 quantile (another GPU batch-256 table)
   nb201         official     T = 17 ms, only when `nasrepro nb201 export` wrote a table
