@@ -26,23 +26,30 @@ Layer extraction block (paper Fig. 4), one per decision t = 0..5 (edges in suite
      aggregation, i.e. row-normalised adjacency).
   3. Read the next op's logits off the QUERY node: logits = H_L[query] W_o + b_o, shaped
      as the RNN controller's (2.5 * tanh(logits / 5), ENAS) so only the network differs.
-  4. Draw the op; it becomes that node's type in the graph of decision t + 1 ("the layer
-     the block extracted becomes a new node of the next block's graph").
+  4. Draw the op; it becomes that node's type in the graph of decision t + 1.
   The same weights serve every decision (one GCN, six graphs), so the controller has no
   time axis: what it knows about earlier decisions it reads from the graph.
+  Departures from the paper, forced by the fixed NB201 cell (also written as choices in
+  reference_results/papers/d_gcnas.json): the paper adds each extracted layer as a *new*
+  node of the graph built so far and speaks of a block per layer n; here the 8-node cell
+  skeleton is there from decision 0 (UNDECIDED placeholders), a draw relabels the query
+  node instead of adding one, one set of weights serves all six decisions, and depth is
+  fixed (6 ops per cell, no stop decision).
 
-Neighbourhood truncation (paper Fig. 8, `truncate_m`)
-  The paper keeps only the connections to the last m layers to bound cost. Here: at
-  decision t, every connection touching a decided op node of a decision older than t - m
-  is dropped (those nodes become isolated and no longer inform the decision). None keeps
-  the whole graph; m = 0 hides every earlier decision.
+Neighbourhood truncation (paper Fig. 8, `truncate_m`, an option; the GCNAS runs use None)
+  The paper keeps only the connections to the last m layers of its parameter graph to
+  bound cost. Here, when enabled, on the layer composition graph (the only graph there
+  is): at decision t, every connection touching a decided op node of a decision older than
+  t - m is dropped (those nodes become isolated and no longer inform the decision). None
+  (the default and what nasrepro.experiments.gcnas.GCN_ARCH uses) keeps the whole graph;
+  m = 0 hides every earlier decision.
 
 Hyper-parameter prediction block (paper Fig. 5, 7)
   Predicts each new layer's hyper-parameters (kernel size, channels, ...) from a
-  "parameter graph". An NB201 cell has no free hyper-parameter: each op fixes its kernel
-  and the channel count is the network's, so this block has nothing to predict and is
-  not built. Truncation, which the paper describes for the parameter graph, is applied to
-  the layer composition graph instead (the only graph there is).
+  "parameter graph" and reconstructs the layer's connections. An NB201 cell has no free
+  hyper-parameter (each op fixes its kernel and the channel count is the network's), and
+  a missing connection is the 'none' op, which the layer extraction block already
+  chooses; so this block has nothing left to decide and is not built.
 
 Ablations (`adjacency`)
   "dag"       the true cell graph (the controller above)
@@ -299,7 +306,7 @@ class GCNController(Controller):
             probs = torch.softmax(self._read(h, 0, op_node(t))[:, 0], dim=-1)  # [S, ops]
             choice = (uniforms[:, t : t + 1] >= probs.cumsum(-1)).sum(-1).clamp(max=N_OPS - 1)
             ops[:, t] = choice
-            states[:, 0, op_node(t)] = choice  # the drawn op becomes a node of the graph
+            states[:, 0, op_node(t)] = choice  # relabel the query node with the drawn op
             if t + 1 < N_EDGES:
                 states[:, 0, op_node(t + 1)] = QUERY
         return ops
