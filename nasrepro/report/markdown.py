@@ -86,7 +86,9 @@ def fmt_paper(m: dict[str, Any]) -> str:
 
 
 def _md(cell: Any) -> str:
-    """A table cell with markdown's column separator escaped."""
+    """A table cell with markdown's column separator escaped; None (no value) as '—'."""
+    if cell is None:
+        return "—"
     return str(cell).replace("|", "\\|").replace("\n", " ")
 
 

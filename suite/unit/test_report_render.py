@@ -375,3 +375,10 @@ def test_summary_names_which_of_an_item_measured_per_reward_missed():
         Measurement(f"{item} [proposed, {src}]", 0.27, tolerance=tol, p_value=0.394)])
     rec["verdict"] = "PARTIAL"
     assert markdown.misses(rec) == "GCN no later than RNN + 250 [proposed]: 0.27 (p = 0.394)"
+
+
+def test_a_none_table_cell_renders_as_no_value():
+    # a record table cell of None (e.g. GCNAS-2's best feasible accuracy of a row with a
+    # run that had no feasible sample) is no value, never the word None or a 0
+    out = markdown.table([[None, "a|b", 0]], ["x", "y", "z"])
+    assert out.splitlines()[-1] == "| — | a\\|b | 0 |"
