@@ -362,6 +362,24 @@ def step_time_ms(controller: str, n_seeds: int = 1, device: str = "cpu",
             "n_seeds": n_seeds, "device": device}
 
 
+def step_time_phrase(device: str) -> str:
+    """How `step_time_ms` ran on `device`, for a record's note: one intra-op CPU thread on
+    the CPU (cpu_threads), the device's own time elsewhere (cpu_threads does nothing off
+    the CPU, so 'one CPU thread' would be false there)."""
+    if device == "cpu":
+        return "on one CPU thread"
+    return f"on {device} (the CPU thread count is not set off the CPU)"
+
+
+def feasible_ceilings(sources: Sequence[str], targets: dict[str, float]
+                      ) -> dict[str, float]:
+    """{source: best accuracy (%) of any cell with latency <= targets[source]}, read from the
+    table the searches used (rs.table_for: with an exported official table that includes
+    its `nb201` column, which the shipped table lacks)."""
+    table = rs.table_for(tuple(sources))
+    return {s: float(table.acc[table.latency_ms(s) <= targets[s]].max()) for s in sources}
+
+
 def non_inferior_higher(gcn: np.ndarray, rnn: np.ndarray, margin: float) -> dict[str, float]:
     """One-sided Mann-Whitney test of H1 'gcn > rnn - margin' (nan = worst)."""
     from nasrepro.claims.stats import mann_whitney_less

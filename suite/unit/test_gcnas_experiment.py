@@ -77,3 +77,40 @@ def test_gcnas_searches_a_measured_latency_column_by_name(tiny_cfg):
     with gcnas.cpu_threads(1, "cpu"):
         out = gcnas.run_gcn(cfg)
     assert all(grp["lat"].shape == (2, 60) for grp in out["gcn"]["groups"].values())
+
+
+def test_feasible_ceilings_read_the_searched_table_with_an_official_nb201_source(
+        tmp_path, monkeypatch):
+    # the bug: GCNAS-2's ceiling note read load_table() (the shipped table), so with a
+    # user-exported official table, which adds an `nb201` source to the searches,
+    # latency_ms("nb201") raised. The official latencies are not available offline: the
+    # fixture writes a table in the export format whose nb201 column is 1080ti_256 / 1.5
+    # (as in test_nb201_search's wiring test).
+    from nasrepro.data import nb201
+    from nasrepro.data.nb201 import load_table
+    from nasrepro.experiments import reward_search as rs
+
+    table = load_table()
+    out = tmp_path / "nb201_official_table.npz"
+    lat = table.latency_ms("1080ti_256").numpy() / 1.5
+    nb201.write_table(out, {"index": table.index.numpy().astype(np.int32),
+                            "ops": table.ops.numpy().astype(np.uint8),
+                            "acc_cifar100": table.acc.numpy(), "lat__nb201": lat},
+                      {"fixture": "wiring test only"})
+    monkeypatch.setattr(rs, "official_table_path", lambda: out)
+    cfg = gcnas.experiment_config("smoke", seeds=1)
+    assert cfg["sources"] == (rs.PRIMARY_SOURCE, "nb201")
+    assert "nb201" not in table.latency  # the shipped table alone has no such column
+    targets = gcnas._targets(rs.table_for(cfg["sources"]), cfg["sources"])
+    ceilings = gcnas.feasible_ceilings(cfg["sources"], targets)
+    acc = table.acc.numpy()
+    assert ceilings["nb201"] == pytest.approx(float(acc[lat <= targets["nb201"]].max()))
+    primary = table.latency_ms(rs.PRIMARY_SOURCE).numpy() <= targets[rs.PRIMARY_SOURCE]
+    assert ceilings[rs.PRIMARY_SOURCE] == pytest.approx(float(acc[primary].max()))
+
+
+def test_step_time_phrase_names_one_cpu_thread_only_on_the_cpu():
+    # cpu_threads sets no thread count off the CPU, so a GPU timing is not 'one CPU thread'
+    assert gcnas.step_time_phrase("cpu") == "on one CPU thread"
+    assert "one CPU thread" not in gcnas.step_time_phrase("cuda")
+    assert "cuda" in gcnas.step_time_phrase("cuda")
