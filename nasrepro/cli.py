@@ -60,7 +60,7 @@ def _stopped(marker: dict, limit: int = 60) -> str:
 def _cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from nasrepro.claims.records import Unreadable, load_incomplete, load_records
+    from nasrepro.claims.records import Unreadable, load_incomplete, load_records, locate
     from nasrepro.claims.references import load_papers
 
     bad: Unreadable = []
@@ -72,12 +72,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
             before = last.get((cid, tier))
             last[(cid, tier)] = (f"{before}, then {_stopped(marker)}" if before
                                  else _stopped(marker))
-    for path, _ in bad:  # results/<tier>/<claim>.json, results/<tier>/incomplete/<claim>.json
-        marker = path.parent.name == "incomplete"
-        tier = (path.parent.parent if marker else path.parent).name
-        said = f"UNREADABLE {'marker' if marker else 'record'} (below)"
-        before = last.get((path.stem, tier))  # a marker is newer than the record
-        last[(path.stem, tier)] = f"{before}, then {said}" if before else said
+    for path, _ in bad:
+        cid, tier, kind = locate(path)
+        said = f"UNREADABLE {kind} (below)"
+        before = last.get((cid, tier))  # a marker is newer than the record
+        last[(cid, tier)] = f"{before}, then {said}" if before else said
     rows = []
     for paper in load_papers().values():
         for cid, spec in paper.claims.items():

@@ -124,11 +124,9 @@ def _cmd_record(args: argparse.Namespace) -> int:
                 planned[c].append((i, folder, code))
         for cid in claims:
             hardware = claim_spec(cid).hardware
-            found = [(i, p, folder, code) for i, folder, code in planned[cid]
-                     if (p := record_path(args.tier, cid, folder)).is_file()]
-            if len(found) < len(planned[cid]):  # a partial pool would narrow the band
-                lost = [(i, folder, code) for i, folder, code in planned[cid]
-                        if i not in {f[0] for f in found}]
+            paths = [record_path(args.tier, cid, folder) for _, folder, _ in planned[cid]]
+            lost = [run for run, p in zip(planned[cid], paths, strict=True) if not p.is_file()]
+            if lost:  # a partial pool would narrow the band
                 whys: dict[str, list[str]] = {}  # one reason, once, with its runs
                 for i, folder, code in lost:
                     whys.setdefault(_no_record_why(folder, args.tier, cid, code),
@@ -139,7 +137,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
                       f"no record ({why})")
                 rc = 1
                 continue
-            recs = [read_record(p) for _, p, _, _ in found]
+            recs = [read_record(p) for p in paths]
             # a skipped claim (NOT RUN, nothing measured: e.g. no GPU) has nothing to accept
             recs = [r for r in recs if r["verdict"] != "NOT RUN" or r.get("measurements")]
             if hardware == "independent":

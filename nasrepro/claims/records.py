@@ -261,6 +261,15 @@ def write_incomplete(tier: str, claim: str, why: str) -> None:
                        "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
 
+def locate(path: Path) -> tuple[str, str, str]:
+    """(claim, tier, 'record' or 'marker') of a file laid out by record_path or
+    incomplete_path (e.g. one that load_records could not read)."""
+    path = Path(path)
+    if path.parent.name == "incomplete":
+        return path.stem, path.parent.parent.name, "marker"
+    return path.stem, path.parent.name, "record"
+
+
 # (file, one-line error) of each file `load_records` / `load_incomplete` could not read
 Unreadable = list[tuple[Path, str]]
 

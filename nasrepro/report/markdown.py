@@ -513,9 +513,9 @@ def _own_context(m: dict[str, Any], record: dict[str, Any]) -> str:
     """' [proposed]': the parts of a measurement's bracketed context that not every bracketed
     measurement of its record shares, which `_short_name` drops with the rest ('' if none):
     GCNAS-1's summary named an item measured for both rewards without the one that missed."""
-    mine = _context_parts(m["name"])
     every = [set(p) for x in record.get("measurements", []) if (p := _context_parts(x["name"]))]
-    own = [part for part in mine if not every or part not in set.intersection(*every)]
+    shared = set.intersection(*every) if every else set()
+    own = [part for part in _context_parts(m["name"]) if part not in shared]
     return f" [{', '.join(own)}]" if own else ""
 
 

@@ -32,25 +32,25 @@ FORMAT = "nasrepro-stage-bundle/1"
 MANIFEST = "manifest.json"
 
 
-def _stage_files(store: StageStore, ids: dict[str, str]) -> dict[str, Path]:
-    """{bundle path: store file} of every stored result, and checkpoint of unfinished
+def _stage_files(store: StageStore, ids: dict[str, str]) -> dict[str, tuple[str, Path]]:
+    """{bundle path: (stage id, store file)} of every stored result, and checkpoint of unfinished
     stages, whose id is one of this checkout's (stale ids in the store are left out). Each
     is read first: an unreadable one is moved aside (a warning), never bundled."""
     out = {}
     for sid in ids.values():
         res, prog = store.result_path(sid), store.progress_path(sid)
         if store.result_or_none(sid) is not None:
-            out[f"stages/{res.name}"] = res
+            out[f"stages/{res.name}"] = (sid, res)
         elif store.load_progress(sid) is not None:
-            out[f"stages/{prog.name}"] = prog
+            out[f"stages/{prog.name}"] = (sid, prog)
     return out
 
 
-def _read_each(files: dict[str, Path]) -> Iterator[tuple[str, bytes]]:
+def _read_each(files: dict[str, tuple[str, Path]]) -> Iterator[tuple[str, bytes]]:
     """(bundle path, bytes) of each file, read once: the manifest's sha256 is of the bytes
     bundled even when a run beside the export replaces a checkpoint meanwhile, and a
     checkpoint gone since (its stage finished) is left out."""
-    for p, f in sorted(files.items()):
+    for p, (_, f) in sorted(files.items()):
         try:
             yield p, f.read_bytes()
         except FileNotFoundError:
@@ -91,8 +91,8 @@ def export_stages(tier: str, device: str, dest: Path, seeds: int | None = None) 
         for p, data in _read_each(files):
             add(p, data)
             hashes[p] = hashlib.sha256(data).hexdigest()
-        manifest["stage_ids"] = {n: i for n, i in ids.items() if any(
-            p.startswith(f"stages/{i.replace('/', '__')}.") for p in hashes)}
+        bundled = {files[p][0] for p in hashes}
+        manifest["stage_ids"] = {n: i for n, i in ids.items() if i in bundled}
 
     if is_tar:
         def write(tmp: Path) -> None:

@@ -303,7 +303,7 @@ def test_export_beside_a_running_stage_leaves_out_a_checkpoint_gone_meanwhile(
     monkeypatch.setattr(bundle, "stage_keys", lambda *a, **k: {
         "baseline": "baseline@1", "distill/p1/c3": "distill/p1/c3@1"})
     monkeypatch.setattr(bundle, "_stage_files", lambda store, ids: {
-        **listed(store, ids), f"stages/{gone.name}": gone})
+        **listed(store, ids), f"stages/{gone.name}": ("distill/p1/c3@1", gone)})
     m = bundle.export_stages("smoke", "cpu", tmp_path / ("b.tar" if as_tar else "b"))
     assert list(m["files"]) == ["stages/baseline@1.result.pt"]
     assert m["stage_ids"] == {"baseline": "baseline@1"}
