@@ -166,11 +166,9 @@ def number(value: Any) -> float:
 
 
 def _cell(c: Any) -> Any:
-    if isinstance(c, float) and not math.isfinite(c):
-        return str(c)
-    if hasattr(c, "item"):
-        return c.item()
-    return c
+    """A table cell as JSON: a tensor or numpy scalar as its number, a non-finite number as
+    json_safe writes it everywhere else ('NaN', not Python's 'nan')."""
+    return json_safe(c.item() if hasattr(c, "item") else c)
 
 
 _VERDICT_WORDS = r"(NOT REPRODUCED|REPRODUCED|PARTIAL|NOT RUN)"

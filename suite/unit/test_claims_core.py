@@ -6,6 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -203,6 +204,20 @@ def test_json_safe_values_are_valid_json_and_read_back(values):
     assert len(back) == len(values)
     for a, b in zip(values, back, strict=True):
         assert a == b or (math.isnan(a) and math.isnan(b))
+
+
+def test_table_cells_write_non_finite_numbers_as_records_do():
+    """A table cell wrote a float NaN as Python's 'nan' (a tensor NaN as 'NaN'): the same
+    value spelt two ways in one record, and `number` refused the table's spelling."""
+    from nasrepro.claims.records import number
+
+    res = ClaimResult("X-1")
+    res.table("t", ["a", "b", "c", "d"],
+              [[math.nan, torch.tensor(math.inf), np.float64(-math.inf), np.int64(3)]])
+    row = res.tables[0]["rows"][0]
+    assert row == ["NaN", "Infinity", "-Infinity", 3]
+    assert all(type(v) in (str, int) for v in row)
+    assert math.isnan(number(row[0])) and number(row[1]) == math.inf
 
 
 def test_number_refuses_text_that_is_not_a_recorded_number():
