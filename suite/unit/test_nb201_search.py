@@ -49,6 +49,24 @@ def test_latency_targets():
     assert rs.SOURCES["nb201"].rule == "fixed" and rs.SOURCES["nb201"].value == 17.0
 
 
+def test_the_rescaled_column_puts_t_on_17_ms_and_leaves_mnasnet_as_it_was():
+    """1080ti_256_x17 = 1080ti_256 x 17 / its 0.74 quantile, searched at T = 17 ms: the same
+    cells are under T, MnasNet's reward (a function of LAT/T) is unchanged, the proposed
+    reward's (not scale-free) is not."""
+    table = rs.table_for(("1080ti_256_x17",))
+    base, scaled = table.latency_ms("1080ti_256"), table.latency_ms("1080ti_256_x17")
+    t = rs.SOURCES["1080ti_256"].target_ms(table)
+    assert rs.latency_source("1080ti_256_x17").target_ms(table) == 17.0
+    assert float(scaled.max() / base.max()) == pytest.approx(17.0 / t)
+    assert abs(int((scaled <= 17.0).sum()) - int((base <= t).sum())) <= 1  # rounding at T
+    acc = table.acc / 100.0
+    m = rs.REWARD_FNS["mnasnet"]
+    np.testing.assert_allclose(m(acc, scaled, 17.0).numpy(), m(acc, base, t).numpy(),
+                               rtol=1e-9)
+    p = rs.REWARD_FNS["proposed"]
+    assert float((p(acc, scaled, 17.0) - p(acc, base, t)).abs().max()) > 1e-3
+
+
 def test_settling_and_crossing_definitions():
     t = 10.0
     blocks = np.array([
@@ -115,9 +133,11 @@ def test_exported_official_table_adds_nb201_source(tmp_path, monkeypatch):
               "lat__nb201": table.latency_ms("1080ti_256").numpy() / 1.5}
     nb201.write_table(out, arrays, {"fixture": "wiring test only"})
     monkeypatch.setattr(rs, "official_table_path", lambda: out)
-    cfg = rs.search_config("smoke", seeds=1, n_samples=250, rewards=("proposed",),
-                           sources=("1080ti_256",))
-    assert cfg["sources"] == ("1080ti_256", "nb201")
+    cfg = rs.search_config("smoke", seeds=1, n_samples=250, rewards=("proposed",))
+    assert cfg["sources"] == rs.TIERS["smoke"]["sources"] + ("nb201",)
+    # a run that names its sources (the LSTM and rescaled sensitivity runs) searches only
+    # those: the LSTM run searched nb201 rows too, which its table never showed
+    assert rs.search_config("smoke", sources=("1080ti_256",))["sources"] == ("1080ti_256",)
     res = rs.run_search(cfg)
     assert res["targets"]["nb201"] == 17.0
     g = res["groups"]["proposed/nb201"]
