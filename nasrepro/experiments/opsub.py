@@ -295,10 +295,15 @@ class OpsubRun:
     def speed_stage(self, progress: StageProgress) -> dict[str, Any]:
         """Epoch time of the device-resident pipeline (best of 2: the first pays the
         warm-up) against a conventional per-sample DataLoader pipeline, same network and
-        recipe, measured back to back in this run."""
+        recipe, measured back to back in this run. Nothing is checkpointed (timings from two
+        runs may come from two machines): under a budget it may stop between its three
+        epochs (progress.mark) and then starts again from the first."""
         cfg: TrainConfig = self.t["baseline"]
         workers = min(8, os.cpu_count() or 1)
-        resident = [resident_epoch(self.new_host(), self.train, cfg, seed=s) for s in (0, 1)]
+        resident = []
+        for s in (0, 1):
+            resident.append(resident_epoch(self.new_host(), self.train, cfg, seed=s))
+            progress.mark()
         conventional = conventional_epoch(self.new_host(), self.train, cfg, seed=0,
                                           device=self.dev, num_workers=workers)
         out = {"resident_s": min(resident), "conventional_s": conventional,

@@ -30,11 +30,14 @@ def parse_duration(text: str) -> float:
 
 
 class OutOfBudget(Exception):
-    """A stage stopped at an epoch boundary (its checkpoint is stored) for the budget."""
+    """A stage stopped for the budget: at an epoch boundary with its checkpoint stored
+    (kept), or after a part of a stage that keeps nothing (not kept: it starts again)."""
 
-    def __init__(self, stage: str, epoch: int | None, epoch_s: float) -> None:
-        self.stage, self.epoch, self.epoch_s = stage, epoch, epoch_s
-        super().__init__(f"{stage}: stopped after epoch {epoch} (budget)")
+    def __init__(self, stage: str, epoch: int | None, epoch_s: float, kept: bool = True) -> None:
+        self.stage, self.epoch, self.epoch_s, self.kept = stage, epoch, epoch_s, kept
+        super().__init__(f"{stage}: stopped after "
+                         + (f"epoch {epoch} (budget)" if kept else f"part {epoch} (budget, "
+                            "nothing kept)"))
 
 
 class BudgetedProgress(StageProgress):
@@ -49,11 +52,24 @@ class BudgetedProgress(StageProgress):
         self.last = self.clock()
         self.epoch_times: list[float] = []
 
-    def save(self, state: Any) -> None:
-        super().save(state)
+    def _lap(self) -> tuple[float, float]:
+        """(now, seconds since the last epoch or part), recorded as an epoch time."""
         now = self.clock()
         took, self.last = now - self.last, now
         self.epoch_times.append(took)
+        return now, took
+
+    def mark(self) -> None:
+        """After a part of a stage that keeps nothing (the speed stage's timings, taken in
+        one run): stop (OutOfBudget, not kept) when another part as long would pass the
+        deadline, so a budget is overrun by at most one part, not the whole stage."""
+        now, took = self._lap()
+        if self.deadline is not None and now + took > self.deadline:
+            raise OutOfBudget(self.stage, len(self.epoch_times), took, kept=False)
+
+    def save(self, state: Any) -> None:
+        super().save(state)
+        now, took = self._lap()
         epoch = state.get("epoch") if isinstance(state, dict) else None
         if self.epochs is not None and epoch == self.epochs:
             return  # the last epoch: the stage's result is stored next, never cut here

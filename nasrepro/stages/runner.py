@@ -60,16 +60,23 @@ def run_graph(graph: list[Stage], store: StageStore, tier: str, device: str, exe
                                   eta=eta.eta_seconds(graph, done, per_epoch, tier, jobs))
                 else:
                     stopping = True
-                    log(f"budget: {st.name} not computed here (another run holds it)"
-                        if out["epoch"] is None else
-                        f"budget: {st.name} stopped after epoch {out['epoch']} "
-                        "(checkpoint stored)")
+                    log(_stop_line(st, out))
     except KeyboardInterrupt:
         interrupted = True  # stop now: finished stages and checkpoints are kept
         raise
     finally:
         executor.close(terminate=interrupted)
     return eta.status(graph, store, tier)
+
+
+def _stop_line(st: Stage, out: dict[str, Any]) -> str:
+    """What a stage stopped for the budget left behind, in one line."""
+    if out["epoch"] is None:
+        return f"budget: {st.name} not computed here (another run holds it)"
+    if not out.get("kept", True):
+        return (f"budget: {st.name} stopped after part {out['epoch']} of {st.epochs} "
+                "(its timings are taken in one run: nothing kept, it starts again)")
+    return f"budget: {st.name} stopped after epoch {out['epoch']} (checkpoint stored)"
 
 
 def stored_inputs_readable(graph: list[Stage], store: StageStore) -> set[str]:

@@ -43,7 +43,8 @@ def _opsub_run(tier: str, device: str) -> opsub.OpsubRun:
 
 def run_stage_task(task: StageTask) -> dict[str, Any]:
     """Compute one stage into the store; {'stage', 'status': 'done' | 'stopped', 'seconds',
-    'epoch_times', 'epoch'} ('stopped' = budget reached, checkpoint stored)."""
+    'epoch_times', 'epoch', 'kept'} ('stopped' = budget reached; kept: its checkpoint is
+    stored, or False for a stage that keeps nothing and starts again)."""
     threads = opsub.TIERS[task.tier]["threads"]
     before = torch.get_num_threads()
     if threads:
@@ -60,13 +61,13 @@ def run_stage_task(task: StageTask) -> dict[str, Any]:
     run = _opsub_run(task.tier, task.device)
     run.base = None  # a fresh host per task: loaded from the store below
     ids = dict(task.dep_ids)
-    out: dict[str, Any] = {"stage": task.stage.name, "epoch": None}
+    out: dict[str, Any] = {"stage": task.stage.name, "epoch": None, "kept": True}
     try:
         store.run(task.stage.id, opsub.stage_compute(
             run, task.stage, lambda name: store.load_result(ids[name])), run.log)
         out["status"] = "done"
     except OutOfBudget as stop:
-        out.update(status="stopped", epoch=stop.epoch)
+        out.update(status="stopped", epoch=stop.epoch, kept=stop.kept)
     finally:
         torch.set_num_threads(before)
     prog = store.last_progress

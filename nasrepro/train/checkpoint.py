@@ -162,5 +162,9 @@ class StageProgress:
         if self.store:
             self.store.save_progress(self.stage, state)
 
+    def mark(self) -> None:
+        """A point inside a stage with nothing to resume from (one part of a timing taken
+        in one run): a budgeted handle may stop the stage here; this one does nothing."""
+
 
 NO_PROGRESS = StageProgress(None, "unstored")

@@ -333,6 +333,45 @@ def test_progress_eta_comes_from_per_epoch_times():
     assert eta.eta_seconds(graph, {s.name for s in graph}, {}, "smoke", 4) == 0
 
 
+def test_the_speed_stage_stops_between_its_timings_under_a_budget(tmp_path, monkeypatch):
+    """The speed stage (two resident epochs, then a DataLoader epoch) had no point where a
+    budget could stop it: once started it ran all three, whatever the deadline (a `--budget
+    1s` rehearsal ended after 12.3 s). Now it stops after a part when another as long would
+    pass the deadline, and keeps nothing (its timings are taken in one run)."""
+    from types import SimpleNamespace
+
+    from nasrepro.stages.runner import _stop_line
+
+    clock = [0.0]
+
+    def epoch(*args, **kwargs) -> float:
+        clock[0] += 10.0
+        return 10.0
+
+    monkeypatch.setattr(opsub, "resident_epoch", epoch)
+    monkeypatch.setattr(opsub, "conventional_epoch", epoch)
+    monkeypatch.setattr(budget, "now", lambda: clock[0])
+    run = SimpleNamespace(t={"baseline": SimpleNamespace(batch_size=8)}, new_host=lambda: None,
+                          train=[0] * 16, dev="cpu", log=None)
+    stage = opsub.Stage("speed", "speed@x", (), "speed", 3)
+
+    def speed(deadline: float) -> dict:
+        store = budget.BudgetedStore(tmp_path, deadline, {stage.id: stage.epochs})
+        return store.run(stage.id, lambda p: opsub.OpsubRun.speed_stage(run, p))
+
+    with pytest.raises(budget.OutOfBudget) as stop:
+        speed(deadline=15.0)  # room for one part, not a second as long as the first
+    assert (stop.value.epoch, stop.value.kept, clock[0]) == (1, False, 10.0)
+    store = budget.StageStore(tmp_path)
+    assert not store.done(stage.id) and store.load_progress(stage.id) is None
+    assert "after part 1 of 3" in _stop_line(stage, {"epoch": 1, "kept": False})
+    assert "checkpoint stored" in _stop_line(stage, {"epoch": 1, "kept": True})
+    clock[0] = 0.0
+    out = speed(deadline=40.0)  # the next run starts again and measures all three
+    assert (out["resident_s"], out["conventional_s"], clock[0]) == (10.0, 10.0, 30.0)
+    assert store.done(stage.id)
+
+
 def test_record_comparison_ignores_environment_and_names_differences(tmp_path):
     from nasrepro.stages.compare import record_differences
 
