@@ -197,10 +197,12 @@ MUTANTS: tuple[Mutant, ...] = (
            ("suite/unit/test_checkpoint.py",),
            "a distillation ignores its checkpoint and recomputes the stage from epoch 1"),
     Mutant("budget-ignored", "nasrepro/stages/budget.py",
-           "if self.deadline is not None and now + took > self.deadline:",
-           "if self.deadline is None and now + took > self.deadline:",
+           "return self.deadline is not None and now + took > self.deadline",
+           "return self.deadline is None and now + took > self.deadline",
            ("suite/unit/test_stage_runner.py::"
-            "test_budgeted_runs_stop_at_epochs_and_resume_to_identical_results",),
+            "test_budgeted_runs_stop_at_epochs_and_resume_to_identical_results",
+            "suite/unit/test_stage_runner.py::"
+            "test_the_speed_stage_stops_between_its_timings_under_a_budget"),
            "--budget never stops a stage"),
     Mutant("distill-teacher-in-train-mode", "nasrepro/train/distill.py",
            "    teacher.eval()\n    for p in teacher.parameters():",

@@ -59,12 +59,16 @@ class BudgetedProgress(StageProgress):
         self.epoch_times.append(took)
         return now, took
 
+    def _past_deadline(self, now: float, took: float) -> bool:
+        """Whether another epoch (or part) as long as the last one would pass the deadline."""
+        return self.deadline is not None and now + took > self.deadline
+
     def mark(self) -> None:
         """After a part of a stage that keeps nothing (the speed stage's timings, taken in
         one run): stop (OutOfBudget, not kept) when another part as long would pass the
         deadline, so a budget is overrun by at most one part, not the whole stage."""
         now, took = self._lap()
-        if self.deadline is not None and now + took > self.deadline:
+        if self._past_deadline(now, took):
             raise OutOfBudget(self.stage, len(self.epoch_times), took, kept=False)
 
     def save(self, state: Any) -> None:
@@ -73,7 +77,7 @@ class BudgetedProgress(StageProgress):
         epoch = state.get("epoch") if isinstance(state, dict) else None
         if self.epochs is not None and epoch == self.epochs:
             return  # the last epoch: the stage's result is stored next, never cut here
-        if self.deadline is not None and now + took > self.deadline:
+        if self._past_deadline(now, took):
             raise OutOfBudget(self.stage, epoch, took)
 
 
