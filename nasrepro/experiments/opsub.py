@@ -36,6 +36,7 @@ from nasrepro.train.distill import DistillConfig, distill_block, identity_mse
 from nasrepro.train.loop import (
     TrainConfig,
     conventional_epoch,
+    evaluate,
     log_stderr,
     resident_epoch,
     train_classifier,
@@ -282,6 +283,16 @@ class OpsubRun:
         m = self.new_host()
         m.load_state_dict(self.base["state"])
         return m
+
+    def host_accuracy(self, state: dict[str, torch.Tensor]) -> float:
+        """Test accuracy (%) of a host state dict, evaluated as the baseline stage evaluates
+        its host (same split, batch, memory format and autocast)."""
+        cfg: TrainConfig = self.t["baseline"]
+        model = self.new_host()
+        model.load_state_dict(state)
+        if cfg.channels_last:
+            model.to(memory_format=torch.channels_last)
+        return evaluate(model, self.test, cfg.eval_batch, cfg.channels_last)
 
     def baseline_stage(self, progress: StageProgress) -> dict[str, Any]:
         t0 = time.perf_counter()

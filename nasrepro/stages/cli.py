@@ -178,8 +178,11 @@ def _cmd_commit(args: argparse.Namespace) -> int:
         base = store.load_result(stage_keys(args.tier, device, args.seeds)["baseline"])
         import statistics
 
+        from nasrepro.experiments.opsub import OpsubRun
+
         prov = write_host_weights(args.tier, base["state"], base["test_acc"],
-                                  statistics.median(base["hist"].epoch_time), device)
+                                  statistics.median(base["hist"].epoch_time), device,
+                                  rounded_acc=OpsubRun(args.tier, device, log=None).host_accuracy)
         print(f"wrote the bf16 host and its provenance: {prov}. Every checkout with it "
               "re-keys the stages after the host (they start from the bf16 host); commit "
               "their results after rerunning them")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,26 @@ def host_sha256(tier: str, folder: Path | None = None) -> str | None:
 
 
 def write_host_weights(tier: str, state: dict[str, torch.Tensor], test_acc: float,
-                       epoch_s: float, device: str, folder: Path | None = None) -> Path:
+                       epoch_s: float, device: str, folder: Path | None = None,
+                       rounded_acc: Callable[[dict[str, torch.Tensor]], float] | None = None
+                       ) -> Path:
     """Save a trained host as bf16 (integer buffers kept) with its provenance JSON;
-    DataError when the file would exceed MAX_BYTES. Returns the provenance path."""
+    DataError when the file would exceed MAX_BYTES. Returns the provenance path.
+    rounded_acc(state) evaluates the host as a checkout loads it (bf16-rounded, as fp32) on
+    the tier's test split: that is the host the later stages fine-tune, so its accuracy is
+    the provenance's `test_acc`, the trained fp32 host's `test_acc_fp32`. Without it (a
+    caller with no test split) `test_acc` is the fp32 host's and the provenance says so."""
     from nasrepro.measure.environment import fingerprint
 
     folder = folder or committed_dir(tier)
     small = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.items()}
+    accs = {"test_acc_fp32": test_acc}
+    if rounded_acc is not None:
+        accs["test_acc"] = rounded_acc(_as_loaded(small))
+        accs["test_acc_of"] = "the bf16 host as loaded (fp32 from these bf16 weights)"
+    else:
+        accs["test_acc"] = test_acc
+        accs["test_acc_of"] = "the fp32 host before rounding (the bf16 host was not evaluated)"
     path = folder / HOST_FILE
     atomic_torch_save(small, path)
     size = path.stat().st_size
@@ -55,7 +69,7 @@ def write_host_weights(tier: str, state: dict[str, torch.Tensor], test_acc: floa
         raise DataError(f"host state dict is {size / 2**20:.1f} MB in bf16, over the "
                         f"{MAX_BYTES / 2**20:.0f} MB limit for a committed file")
     hw = fingerprint(device)
-    prov = {"tier": tier, "recipe": _recipe(tier), "test_acc": test_acc, "epoch_s": epoch_s,
+    prov = {"tier": tier, "recipe": _recipe(tier), **accs, "epoch_s": epoch_s,
             "sha256": sha256_file(path), "bytes": size, "dtype": "bfloat16",
             "hardware": {k: hw.get(k) for k in ("device_name", "cpu_model", "torch", "git_sha",
                                                 "cuda", "machine_class") if k in hw},
@@ -91,11 +105,15 @@ def load_host_weights(tier: str, folder: Path | None = None
         diff = sorted(k for k in here if prov["recipe"].get(k) != here[k])
         raise ConfigError(f"{prov_path}: the host was trained with another {', '.join(diff)} "
                           "than this checkout's tier; remove it or retrain")
-    small = torch.load(path, map_location="cpu", weights_only=True)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in small.items()}
+    state = _as_loaded(torch.load(path, map_location="cpu", weights_only=True))
     t = TIERS[tier]
     WideResNet(t["depth"], t["widen"], stem=t["stem"]).load_state_dict(state)  # strict check
     return state, prov
+
+
+def _as_loaded(small: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A bf16 state dict as the stages use it: floating tensors back to fp32."""
+    return {k: v.float() if v.is_floating_point() else v for k, v in small.items()}
 
 
 def seed_baseline(store: StageStore, tier: str, baseline_id: str,

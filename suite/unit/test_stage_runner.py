@@ -277,11 +277,16 @@ def test_committed_bf16_host_verifies_and_seeds_the_baseline(tiny, clean_run, tm
     store = opsub.stage_store("smoke", "cpu")
     base = store.load_result(opsub.stage_keys("smoke", "cpu")["baseline"])
     folder = tmp_path / "host"
+    # the provenance's accuracy is the bf16 host's as a checkout loads it (the host the later
+    # stages fine-tune); it named the fp32 host's. host_accuracy evaluates as the stage did:
+    run = opsub.OpsubRun("smoke", "cpu", log=None)
+    assert run.host_accuracy(base["state"]) == base["test_acc"]
     host_weights.write_host_weights("smoke", base["state"], base["test_acc"], 0.1, "cpu",
-                                    folder)
+                                    folder, rounded_acc=run.host_accuracy)
     prov = json.loads((folder / host_weights.PROVENANCE).read_text())
-    assert prov["dtype"] == "bfloat16" and prov["test_acc"] == base["test_acc"]
+    assert prov["dtype"] == "bfloat16" and prov["test_acc_fp32"] == base["test_acc"]
     state, _ = host_weights.load_host_weights("smoke", folder)
+    assert prov["test_acc"] == run.host_accuracy(state) and "bf16" in prov["test_acc_of"]
     for k, v in base["state"].items():  # bf16 rounding only: relative error < 2**-8
         assert torch.allclose(state[k].float(), v.float(), rtol=2**-8, atol=1e-30), k
     before = opsub.stage_keys("smoke", "cpu")
