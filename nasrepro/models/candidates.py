@@ -16,6 +16,22 @@ residual uses MobileNetV2's own rule, hidden = 6 x INPUT channels ("as in Mobile
                + shortcut (identity, or 1x1 conv(stride) + BN when the shape changes)
   7 bottle_x2  bottleneck: 1x1 (in->2out) BN ReLU, 3x3 (2out->2out, stride) BN ReLU,
                1x1 (2out->out) BN; + shortcut as in 6
+
+Known departures from the paper (written next to OPSUB-1, -3 and -5 in
+reference_results/papers/a_opsub.json and in docs/opsub.md; the definitions are our reading
+of LANA's ops, since Table 1 gives descriptions, not layers):
+- The paper says that at position 18 candidates 3-7 use MORE parameters than candidate 1
+  and credits their gain to that. Ours at position 18 (128->128, stride 1): c1 295,424,
+  c3 206,848, c4 147,712, c5 328,448, c6 590,592, c7 656,640, so c3 and c4 have FEWER.
+  (c3 here is 34,432 t + 256 parameters: it would need t >= 9 to exceed c1; a single 3x3
+  conv never does.)
+- The paper describes c4 and c5 with the same words except "Expand: none" / "Expand: 2x"
+  (and calls them the more similar pair); ours also differ in structure: c4 is one linear
+  3x3 conv + BN, c5 adds a ReLU and a 1x1 projection after a 2x-wide 3x3 conv. OPSUB-3
+  (|c4 - c5|) therefore also measures that structural difference.
+Changing any of this is a decision for the team, best made before the first GPU lease: code
+here is in opsub.NUMERICS_SOURCES, so a code change (not a docstring or comment) re-keys every
+OPSUB stage and changes every OPSUB baseline (docs/opsub.md, "Before the first GPU lease").
 """
 
 from __future__ import annotations
