@@ -12,8 +12,11 @@ frozen config with its per-tier budgets in a TIERS table, plus the on-disk resul
 # 291, unit 157, opsub 80, gcnas 61; same-hour A/B of gcnas + opsub, old vs new code: 221 /
 # 189 s vs 135 / 123 s); opsub keeps 110 (80 s measured in that slow hour). reward 25 ->
 # 30 s: that folder took 22.7 and 25.9 s in the two fresh clones of that slow hour (18 s in a
-# fast one), and a budget flagged on every slow hour hides the flag that matters.
+# fast one), and a budget flagged on every slow hour hides the flag that matters. reward 30 ->
+# 40 s (2026-12-07): REWARD-4/5 also run the rescaled-latency search (4.6 s CPU on the AMD
+# EPYC); the folder took 18.6 and 23.4 s in two fresh clones there (15-19 s before), so ~30 s
+# plus that VM's swings on the Intel one.
 SMOKE_BUDGET_S: dict[str, float] = {
-    "unit": 190.0, "reward": 30.0, "gcnas": 80.0, "lenet": 340.0, "opsub": 110.0,
+    "unit": 190.0, "reward": 40.0, "gcnas": 80.0, "lenet": 340.0, "opsub": 110.0,
     "bench": 25.0,
 }
