@@ -47,16 +47,16 @@ def _sooner(test: dict[str, float], spec) -> str:
     return f"{found} (one-sided log-rank z = {test['z']:.2f}, p = {test['p']:.3g})"
 
 
-def rescaled_sensitivity(result: ClaimResult, claim, spec, primary: dict, horizon: float
-                         ) -> None:
+def rescaled_sensitivity(result: ClaimResult, claim, spec, primary: dict, horizon: float,
+                         cfg: dict, res: dict) -> None:
     """Sensitivity table and note: MnasNet and proposed on the primary column rescaled so
     that T lands on 17 ms (the proposed reward is not scale-free; MnasNet's is, so its row
-    differs from the primary's by the random stream only: a yardstick for seed noise)."""
-    rcfg, rres = rs.rescaled_results(claim.tier, len(claim.seeds(rs.TIERS[claim.tier]["seeds"])),
-                                     claim.device)
+    differs from the primary's by the random stream only: a yardstick for seed noise).
+    cfg, res: the primary search (its seed count; the base column's T from its targets)."""
+    rcfg, rres = rs.rescaled_results(claim.tier, cfg["seeds"], claim.device)
     (name,) = rcfg["sources"]
     base = rs.RESCALED[name]
-    scale = rs.PAPER_T_MS / float(rs.latency_source(base).target_ms(rs.table_for((base,))))
+    scale = rs.PAPER_T_MS / float(res["targets"][base])
     rows, rtt, med = [], {}, {}
     tol = spec.tolerance("settle")
     for r in rcfg["rewards"]:
@@ -216,7 +216,7 @@ def test_reward_4_settling(claim):
                       "never settle", "lat block 20 (ms)", "acc block 20 (%)"], rrows)
         result.notes.append(f"LSTM controller ({rres['controller_note']}): "
                             f"{_sooner(rt, spec)}.")
-    rescaled_sensitivity(result, claim, spec, med, horizon)
+    rescaled_sensitivity(result, claim, spec, med, horizon, cfg, res)
     result.notes.append(
         f"Latency source {where}; controller: {res['controller_note']}; "
         f"{cfg['n_samples']} samples per search, blocks of {cfg['block']}.")
