@@ -477,3 +477,17 @@ def test_a_baseline_without_item_verdicts_compares_the_claim_verdict_and_says_so
         del run["item_verdicts"]  # accepted before runs stored them
     c = baselines.compare(_items(values, tol=Tolerance("absolute", 0.2, "w")), base)
     assert c.status == "match" and any("predate per-item verdicts" in i for i in c.info)
+
+
+def test_every_hardware_independent_claim_has_a_baseline_in_each_of_its_tiers():
+    """A hardware-independent claim must match one committed baseline per tier on every
+    machine, so a tier without one fails that claim everywhere (REWARD-1..3 had no full-tier
+    baseline until 2026-12-07: `tox -e full` failed them on every machine)."""
+    from nasrepro.claims.references import all_claims
+
+    lacking = [f"{cid} [{tier}]" for cid, spec in all_claims().items()
+               if spec.implemented and spec.hardware == "independent"
+               for tier in spec.tiers
+               if baselines.load_baseline(tier, cid) is None]
+    assert not lacking, (f"no committed baseline for {', '.join(lacking)}: review a run, then "
+                         "`nasrepro baseline record --tier TIER --claim CLAIM`")
