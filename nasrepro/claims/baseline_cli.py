@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from nasrepro.errors import ConfigError
+from nasrepro.errors import ConfigError, DataError
 
 CAPABILITIES = ("avx512", "avx2", "default")
 # env that caps every CPU library at a capability (this machine's native one needs none)
@@ -78,11 +78,13 @@ def _claims_of(patterns: list[str]) -> list[str]:
 def _no_record_why(folder: Path, tier: str, cid: str, code: int) -> str:
     """Why a run of `baseline record` left no record of a claim: the claim test's one-line
     reason when it stopped on a nasrepro error (its incomplete marker), else pytest's exit."""
-    from nasrepro.claims.records import incomplete_path
-    from nasrepro.files import read_json
+    from nasrepro.claims.records import incomplete_path, read_marker
 
     marker = incomplete_path(tier, cid, folder)
-    why = read_json(marker).get("why", "") if marker.is_file() else ""
+    try:
+        why = read_marker(marker)["why"] if marker.is_file() else ""
+    except DataError as exc:  # a damaged marker: say so, never a traceback
+        why = f"pytest exit {code}; its incomplete marker is unreadable ({exc})"
     return why or f"pytest exit {code}; see its output above"
 
 

@@ -316,3 +316,19 @@ def test_baseline_device_cuda_without_a_gpu_is_one_line(reports, capsys, monkeyp
     assert cli.main(["baseline", *command, "--device", "cuda"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--device cuda: no CUDA device is visible here" in err[0], err
+
+
+@pytest.mark.parametrize("content", ['["not", "a", "marker"]', '{"claim": "LENET-4"}', "{"])
+def test_a_damaged_incomplete_marker_is_named_not_a_traceback(tmp_path, content):
+    """`baseline record` reads why a run wrote no record from the claim's incomplete marker;
+    a marker that is a list, lacks 'why' or is cut off raised AttributeError/KeyError there
+    (read by hand) instead of saying what is wrong."""
+    from nasrepro.claims.baseline_cli import _no_record_why
+    from nasrepro.claims.records import incomplete_path
+
+    marker = incomplete_path("smoke", "LENET-4", tmp_path)
+    marker.parent.mkdir(parents=True)
+    marker.write_text(content)
+    why = _no_record_why(tmp_path, "smoke", "LENET-4", 1)
+    assert why.startswith("pytest exit 1; its incomplete marker is unreadable (")
+    assert str(marker) in why
