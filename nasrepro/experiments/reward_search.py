@@ -135,9 +135,10 @@ CONTROLLERS: dict[str, ControllerSpec] = {
     "lstm": ControllerSpec(
         lambda s, g, d: LSTMController(s, g, device=d), lr=0.001, ema_momentum=0.99,
         entropy_weight=1e-4,
-        note="ENAS/NB201-ENAS LSTM controller: hidden 32, 2 layers, temperature 5, tanh "
-             "constant 2.5, init U(-0.1, 0.1), Adam lr 0.001, baseline decay 0.99, entropy "
-             "weight 1e-4"),
+        note="NB201-ENAS LSTM architecture (hidden 32, 2 layers, temperature 5, tanh "
+             "constant 2.5, init U(-0.1, 0.1)) trained with the suite's one-sample REINFORCE: "
+             "Adam lr 0.001 (default betas and eps), bias-corrected EMA baseline decay 0.99, "
+             "entropy weight 1e-4 in the loss, no clipping (not NB201's ENAS training)"),
 }
 
 
@@ -316,8 +317,9 @@ def block_means(x: np.ndarray, block: int = BLOCK) -> np.ndarray:
 
 
 def settling_sample(lat_blocks: np.ndarray, target: float, block: int = BLOCK) -> np.ndarray:
-    """End sample of the first block from which every later block mean is <= target
-    ('from the Nth sample on'); np.inf where the last block is above target (censored)."""
+    """End sample of the first settled block (the first block whose mean, and every later
+    block's, is <= target; the settled stretch starts block - 1 samples earlier); np.inf where
+    the last block is above target (censored)."""
     below = lat_blocks <= target
     # suffix_all[b] = all blocks b.. are below
     suffix_all = np.flip(np.cumprod(np.flip(below, -1), -1), -1).astype(bool)
