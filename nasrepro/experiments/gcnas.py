@@ -10,7 +10,8 @@ Controller rows (CONTROLLER_ROWS)
   gcn           GCNController (nasrepro.nas.controllers.gcn), REINFORCE
   gcn_shuffled  the same GCN with a randomly relabelled adjacency per seed (ablation);
                 batched in the same run as `gcn`, row i of both shares its initialisation
-  lstm          REWARD-4's ENAS-style LSTM ("RNN controller"), reward_search run, cached
+  lstm          REWARD-4's LSTM ("RNN controller": NB201-ENAS's network, trained with the
+                suite's one-sample REINFORCE, not NB201-ENAS's recipe), reward_search run
   factorized    REWARD-4's own run (NB201 REINFORCE baseline): the very cached result
                 REWARD-4 uses, so it is computed once per code version for both claims
   random        uniform random search (nasrepro.nas.random_search)
@@ -42,8 +43,9 @@ from nasrepro.parallel import Unit, cpu_default_jobs, run_units
 from nasrepro.progress import Ticker
 from nasrepro.train.threads import torch_threads
 
-# GCN hyperparameters: architecture (see docs/gcnas.md) and REINFORCE settings. REINFORCE
-# uses the RNN controller's (lstm) settings so that only the network differs.
+# GCN hyperparameters: architecture (our choices: the paper gives no layer count, width or
+# normalisation; docs/gcnas.md) and REINFORCE settings. REINFORCE uses the RNN controller's
+# (lstm) settings so that only the network differs (lr not tuned for the GCN).
 GCN_ARCH = {"hidden": 16, "layers": 3, "truncate_m": None, "temperature": 5.0,
             "tanh_constant": 2.5}
 GCN_REINFORCE = {"lr": rs.CONTROLLERS["lstm"].lr,
@@ -66,7 +68,10 @@ LABELS = {"gcn": "GCN (GC-NAS)", "gcn_shuffled": "GCN, shuffled adjacency (ablat
 # rows run here (gcn, gcn_shuffled, lstm, random, evolution); the factorized row is
 # REWARD-4's own run with REWARD-4's seed count.
 # Rewards and sources match REWARD-4's LSTM sensitivity run (rs.rnn_results), so in the
-# full tier (seeds = rs.TIERS["full"]["rnn_seeds"]) the RNN row is that very cached run.
+# full tier (seeds = rs.TIERS["full"]["rnn_seeds"]) the RNN row is that very cached run,
+# unless an exported official NB201 table exists: experiment_config then adds `nb201`
+# (rs.sources_for) while rs.rnn_results keeps (PRIMARY_SOURCE,), so the RNN row is a run of
+# its own and the GCN rows draw another random stream.
 TIERS: dict[str, dict[str, Any]] = {
     "smoke": {"seeds": 8, "n_samples": rs.N_SAMPLES, "block": rs.BLOCK,
               "rewards": ("mnasnet", "proposed"), "sources": (rs.PRIMARY_SOURCE,)},
@@ -281,7 +286,9 @@ def comparison_for_claim(claim: Any) -> tuple[dict[str, Any], dict[str, dict[str
                       device=claim.device, reward_seeds=reward_seeds, progress=True)
 
 
-SOURCE_NOTE = "[paper D: expected, not measured; the suite measures it]"
+# Measurement.source of the GCNAS items (the record's text only: not in the config, its
+# hash or a baseline)
+SOURCE_NOTE = "[paper D: no claim vs the RNN; the suite's own criterion, measured here]"
 
 
 # ----------------------------------------------------------------------------- metrics

@@ -23,7 +23,8 @@ Layer extraction block (paper Fig. 4), one per decision t = 0..5 (edges in suite
   2. Embed node types (a learned table, hidden size d) and run L directed graph
      convolutions  H <- relu(H W_self + mean_{pred} H W_in + mean_{succ} H W_out + b)
      (separate weights for messages from predecessors and from successors, mean
-     aggregation, i.e. row-normalised adjacency).
+     aggregation, i.e. row-normalised adjacency). The paper gives no layer count, width,
+     normalisation or node features: all of this is our choice.
   3. Read the next op's logits off the QUERY node: logits = H_L[query] W_o + b_o, shaped
      as the RNN controller's (2.5 * tanh(logits / 5), ENAS) so only the network differs.
   4. Draw the op; it becomes that node's type in the graph of decision t + 1.
@@ -42,7 +43,9 @@ Neighbourhood truncation (paper Fig. 8, `truncate_m`, an option; the GCNAS runs 
   is): at decision t, every connection touching a decided op node of a decision older than
   t - m is dropped (those nodes become isolated and no longer inform the decision). None
   (the default and what nasrepro.experiments.gcnas.GCN_ARCH uses) keeps the whole graph;
-  m = 0 hides every earlier decision.
+  m = 0 hides every earlier decision. Not the paper's mechanism: there the dropped nodes'
+  information was already carried forward by earlier convolutions; here node states are
+  recomputed at each decision, so truncation erases old decisions.
 
 Hyper-parameter prediction block (paper Fig. 5, 7)
   Predicts each new layer's hyper-parameters (kernel size, channels, ...) from a
@@ -119,7 +122,8 @@ def dag_adjacency() -> torch.Tensor:
 def truncation_masks(truncate_m: int | None) -> torch.Tensor:
     """[T, N, N] float: mask of the connections kept at each decision t.
 
-    With truncation, op nodes of decisions older than t - m lose every connection."""
+    With truncation, op nodes of decisions older than t - m lose every connection (and,
+    node states being recomputed per decision, their information: unlike the paper's)."""
     keep = torch.ones(N_EDGES, N_NODES, N_NODES)
     if truncate_m is None:
         return keep
