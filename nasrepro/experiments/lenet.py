@@ -55,8 +55,9 @@ LR_CASES = ("1", "4", "5", "7", "8")   # batch 64, lr 0.01 .. 0.1 (LENET-2, -3, 
 
 TIERS: dict[str, dict[str, Any]] = {
     # the paper's full scale (1000 iterations, test every 100) on the CPU, 1 seed (the paper
-    # ran each case once): ~230 CPU-s per seed on the AMD EPYC kind, ~450 on the Intel Xeon
-    # kind (measured, docs/lenet.md), in 2 worker processes x 1 thread. 3 seeds (until
+    # ran each case once): ~230 CPU-s per seed on the AMD EPYC kind; on the Intel Xeon kind the
+    # one-seed study took 182 s wall in a fresh-clone default run (docs/lenet.md, 2026-12-06);
+    # 2 worker processes x 1 thread. 3 seeds (until
     # 2026-12-06) put the default run at 16-22 minutes on the Intel kind, over the 15-minute
     # limit; `--seeds 3` still runs them. stack 1: a LeNet step at batch >= 32 is
     # compute-bound on the CPU; stacking the runs of a batch size measured 5 % faster at

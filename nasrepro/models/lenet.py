@@ -1,4 +1,5 @@
-"""LeNet as in Caffe's MNIST example (examples/mnist/lenet_train_test.prototxt).
+"""LeNet as in Caffe's MNIST example (examples/mnist/lenet_train_test.prototxt), our reading of
+the paper's LeNet (the paper names no framework; its solver settings match that example's).
 
     input  N x 1 x 28 x 28, uint8 pixels scaled by 1/256 (Caffe's `scale: 0.00390625`)
     conv1  20 @ 5x5, stride 1     -> N x 20 x 24 x 24
@@ -28,8 +29,9 @@ def max_pool_2x2(x: torch.Tensor) -> torch.Tensor:
     """Max pool 2x2/2 computed in channels-last layout: the same values and gradients as
     F.max_pool2d on NCHW (both kernels keep the first maximum of a window in row-major order;
     checked exactly, ties included, in suite/unit/test_lenet.py), but PyTorch's NCHW CPU
-    kernel is scalar: on the CPU this pool is 2.2x faster in evaluation and makes a training
-    step 1.5-1.9x faster (measured, docs/lenet.md). The output stays channels-last; the
+    kernel is scalar: on the CPU this pool makes a full evaluation pass 1.63-1.74x and a
+    training step 1.29-1.33x faster (AVX-512 rows of the per-case table, docs/lenet.md,
+    "Speed"). The output stays channels-last; the
     following conv or reshape reads it by its logical N x C x H x W shape."""
     return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), 2)
 
