@@ -38,6 +38,16 @@ def test_lenet_1_time_linear_in_batch(claim):
                  [[round(fit["slope"], 6), round(fit["intercept"], 4), round(fit["r2"], 4),
                    round(r_64_32, 3), round(r_128_64, 3)]])
     result.notes.append(timing_note(claim, t))
+    mid = fit["slope"] * batches[1] + fit["intercept"]
+    result.notes.append(
+        "Proportionality, read directly (R^2 of 3 points cannot tell a line from a gently "
+        "bending curve: time ~ sqrt(batch) gives R^2 0.992 with doubling ratios 1.41): "
+        f"doubling ratios t64/t32 = {r_64_32:.3f}, t128/t64 = {r_128_64:.3f} (2 = "
+        "proportional, 1.41 = sqrt-like, 1 = flat); intercept of the fitted line "
+        f"{fit['intercept']:+.4f} s = {fit['intercept'] / times[1]:+.1%} of t64 (0 = "
+        f"proportional); residual at batch 64 {times[1] - mid:+.4f} s "
+        f"({(times[1] - mid) / times[1]:+.1%} of t64; a curve bending down leaves it "
+        "positive).")
     result.notes.append("Verdict rule: both measurements must hold (R^2 of the line through "
                         "the three medians, and every batch doubling costing >= 1.2x time).")
     result.figures.append(fig_time(t, hardware(claim), claim.tier))

@@ -52,8 +52,10 @@ def test_lenet_3_memory(claim):
                    mem[k].get("retained_bytes"), round(rss[k] / rss["1"], 3),
                    round(tensor[k] / tensor["1"], 3)] for k in sorted(mem, key=int)])
     result.notes.append(
-        "The paper's 126 % / 84 % are process memory of a Caffe run, so the verdict compares "
-        "them with process RSS (psutil, sampled every 5 iterations while training "
+        "The paper's 126 % / 84 % are of '평균 메모리 사용량' (average memory use; it does "
+        "not say which memory). We read them as a Caffe process's memory (its GPU memory is "
+        "the other possible reading), so the verdict compares them with process RSS (psutil, "
+        "sampled every 5 iterations while training "
         f"{budget(claim)['memory_iters']} iterations and after one full test pass; mean). "
         "RSS includes the framework and the resident dataset, which do not scale with batch. "
         f"Tensor memory ({mem['1']['tensor_kind']}) is the batch-dependent part, the "

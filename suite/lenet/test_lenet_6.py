@@ -7,10 +7,47 @@ import pytest
 from lenet_common import at, study, study_config
 
 from nasrepro.claims import ClaimResult, Measurement
-from nasrepro.experiments.lenet import CASES
+from nasrepro.experiments.lenet import CASES, curve
 from nasrepro.report.figures_lenet import fig_lr_cases, fig_train_accuracy
 
 OTHERS = [k for k in CASES if k not in ("5", "8")]
+
+
+def case5_note(runs5, bound: float) -> str:
+    """Case 5 at 900 and 1000 against the paper's exception: 'except case 5, all show a high
+    0.95 at 1,000 iterations; case 5 too rises steeply from 900-1000'."""
+    tr, te = (np.median(curve(runs5, f), 0) for f in ("train_acc", "test_acc"))
+    it = runs5[0]["iterations"]
+    j = len(it) - 1
+    steps = np.diff(tr)                       # rise into checkpoint k+1
+    later = [k for k in range(len(steps) - 1) if it[k] >= 200]
+    big = max(later, key=lambda k: steps[k])
+    return ("The paper makes case 5 the exception to '0.95 training accuracy at 1,000' "
+            "('CASE5를 제외하면 1,000회의 학습이 이루어진 시점에서는 모두 0.95의 높은 "
+            "학습율[정확도]을 나타내었고 CASE5 또한 900∼1000회의 시점부터는 가파른 학습 정확도 "
+            "상승', except case 5 all reach 0.95 at 1,000; case 5 too rises steeply from "
+            "900-1000); no item tests it. Case 5 here (median over seeds): training accuracy "
+            f"{tr[j - 1]:.4f} at {int(it[j - 1])}, {tr[j]:.4f} at {int(it[j])} (rise "
+            f"{steps[-1]:+.4f}; largest earlier 100-iteration rise after 200: "
+            f"{steps[big]:+.4f}, {int(it[big])}->{int(it[big + 1])}); test accuracy "
+            f"{te[j - 1]:.4f} -> {te[j]:.4f}. Its training accuracy at 1000 is "
+            + ("at or above" if tr[j] >= bound else "below")
+            + f" the {bound:.2f} that counts as 'about 0.95' for the others.")
+
+
+def first_reach_note(runs, keys, level: float) -> str:
+    """First checkpoint at which each case's test accuracy (median over seeds) reaches
+    `level`: the paper says case 7 needs more iterations than cases 1 and 4 (Fig. 5)."""
+    parts = []
+    for k in keys:
+        acc = np.median(curve(runs[k], "test_acc"), 0)
+        hit = np.flatnonzero(acc >= level)
+        parts.append(f"case {k} {int(runs[k][0]['iterations'][hit[0]])}" if hit.size else
+                     f"case {k} not by {int(runs[k][0]['iterations'][-1])}")
+    return ("The paper: case 7 needs more iterations than cases 1 and 4 to reach the limit "
+            "(Fig. 5; not an item). First checkpoint with test accuracy >= "
+            f"{level} (median over seeds; our reading of the ~0.95 limit): "
+            + ", ".join(parts) + ".")
 
 
 @pytest.mark.claim("LENET-6")
@@ -36,5 +73,9 @@ def test_lenet_6_low_lr_slow(claim):
                         "test accuracy / the lowest of the other cases except 8, per seed. "
                         "'Training accuracy at 1000' = mean mini-batch accuracy over "
                         "iterations 901-1000.")
+    bound = spec.value("min_final_train_acc_others").value - spec.tolerance(
+        "min_final_train_acc_others").value
+    result.notes.append(case5_note(runs["5"], bound))
+    result.notes.append(first_reach_note(runs, ("1", "4", "7"), 0.95))
     result.figures += [fig_train_accuracy(runs, claim.tier), fig_lr_cases(runs, claim.tier)]
     claim.submit(result)
