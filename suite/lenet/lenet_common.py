@@ -55,6 +55,12 @@ def at(runs, field: str, iteration: int) -> np.ndarray:
     return exp.curve(runs, field)[:, idx]
 
 
+def first_checkpoint(runs, field: str, level: float) -> int | None:
+    """First checkpoint at which `field` (median over seeds) reaches `level`; None if never."""
+    hit = np.flatnonzero(np.median(exp.curve(runs, field), 0) >= level)
+    return int(runs[0]["iterations"][hit[0]]) if hit.size else None
+
+
 def hardware(claim) -> str:
     return f"{claim.device} ({device_name(claim.device)})"
 

@@ -65,7 +65,8 @@ def test_lenet_4_case8_does_not_learn(claim):
     its = runs["8"][0]["iterations"]
     every = int(its[0])
     bs = CASES["8"].batch
-    counts = batch_class_counts(load_mnist().train_labels, int(its[-1]), bs)
+    mnist = load_mnist()
+    counts = batch_class_counts(mnist.train_labels, int(its[-1]), bs)
     window = counts.reshape(len(its), every, 10).sum(1) / (every * bs)  # checkpoints x 10
     preds = [constant_prediction(r["batch_acc"], counts) for r in runs["8"]]
     pred_cls = {p[0] for p in preds if p is not None}
@@ -89,7 +90,7 @@ def test_lenet_4_case8_does_not_learn(claim):
                         f"{[round(float(v), 4) for v in test[:, -1]]} (chance = 0.1); highest "
                         f"test accuracy over the {len(its)} checkpoints "
                         f"{[round(float(v), 4) for v in test.max(axis=1)]}. "
-                        + single_class_note(test[:, -1], load_mnist().test_labels.numpy()))
+                        + single_class_note(test[:, -1], mnist.test_labels.numpy()))
     bound = ref.value
     for s, p, r, tr in zip(seeds, preds, runs["8"], train, strict=True):
         if p is None:

@@ -4,7 +4,7 @@ training accuracy."""
 
 import numpy as np
 import pytest
-from lenet_common import at, study, study_config
+from lenet_common import at, first_checkpoint, study, study_config
 
 from nasrepro.claims import ClaimResult, Measurement
 from nasrepro.experiments.lenet import CASES, curve
@@ -40,9 +40,8 @@ def first_reach_note(runs, keys, level: float) -> str:
     `level`: the paper says case 7 needs more iterations than cases 1 and 4 (Fig. 5)."""
     parts = []
     for k in keys:
-        acc = np.median(curve(runs[k], "test_acc"), 0)
-        hit = np.flatnonzero(acc >= level)
-        parts.append(f"case {k} {int(runs[k][0]['iterations'][hit[0]])}" if hit.size else
+        it = first_checkpoint(runs[k], "test_acc", level)
+        parts.append(f"case {k} {it}" if it is not None else
                      f"case {k} not by {int(runs[k][0]['iterations'][-1])}")
     return ("The paper: case 7 needs more iterations than cases 1 and 4 to reach the limit "
             "(Fig. 5; not an item). First checkpoint with test accuracy >= "

@@ -4,10 +4,10 @@ measures it)."""
 
 import numpy as np
 import pytest
-from lenet_common import at, median_time, study, study_config, timing
+from lenet_common import at, first_checkpoint, median_time, study, study_config, timing
 
 from nasrepro.claims import ClaimResult, Measurement
-from nasrepro.experiments.lenet import BATCH_CASES, CASES, curve
+from nasrepro.experiments.lenet import BATCH_CASES, CASES
 from nasrepro.report.figures_lenet import fig_batch_cases
 
 
@@ -29,10 +29,8 @@ def time_to_level_note(runs, t: dict, level: float) -> str:
     twice case 1's. Ours: first checkpoint at `level` x median time per 100 iterations."""
     secs = {}
     for k in BATCH_CASES:
-        acc = np.median(curve(runs[k], "test_acc"), 0)
-        hit = np.flatnonzero(acc >= level)
-        if hit.size:
-            it = int(runs[k][0]["iterations"][hit[0]])
+        it = first_checkpoint(runs[k], "test_acc", level)
+        if it is not None:
             secs[k] = (it, it / 100 * median_time(t, k))
     desc = "; ".join(f"case {k} at {it} iterations = {s:.2f} s" for k, (it, s) in secs.items())
     ratios = ""

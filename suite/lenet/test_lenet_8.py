@@ -67,8 +67,8 @@ def test_lenet_8_case6_oscillates(claim):
     seeds, runs = study(claim)
     spec = claim.spec
     result = ClaimResult(claim.claim, config=study_config(claim, seeds))
-    s6 = np.array([swings(r) for r in runs["6"]])
-    s1 = np.array([swings(r) for r in runs["1"]])
+    every = {k: np.array([swings(r) for r in rs]) for k, rs in runs.items()}
+    s6, s1 = every["6"], every["1"]
     for j, name in enumerate(("swing_mean100", "swing_display")):
         ref = spec.value(name)
         result.add(Measurement(name, s6[:, j], **ref.fields(),
@@ -87,7 +87,6 @@ def test_lenet_8_case6_oscillates(claim):
                         "(batch 64, lr 0.01) is shown as a control: a swing that case 1 shows "
                         "too is mini-batch sampling noise, not an lr-driven oscillation.")
     result.notes.append(control_note(s6, s1))
-    every = {k: np.array([swings(r) for r in rs]) for k, rs in runs.items()}
     null = {k: binomial_swing(rs, ALL_CASES[k].batch) for k, rs in runs.items()}
     result.table("Swing after 200 of every run (median over seeds) and the single-batch swing "
                  "that binomial sampling alone gives (10,000 draws of Binomial(batch, p) / "

@@ -55,8 +55,7 @@ def _block_start_reading(spec, meds: dict[str, dict], block: float) -> str:
     starts = {r: v + block for r, v in ends.items()}
 
     def met(ours, ref, tol) -> bool:
-        return ours is not None and Measurement("reading", ours, paper=ref, tolerance=tol
-                                                ).evaluate() is Verdict.REPRODUCED
+        return ours is not None and tol.check(ours, ref)[0] is Verdict.REPRODUCED
 
     tol = spec.tolerance("settle")
     changed = [f"{run} {r} (KM median {m:g})" for run, ms in meds.items()
