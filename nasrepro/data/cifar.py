@@ -203,7 +203,10 @@ def load(split: str = "train", root: Path | None = None, per_class: int | None =
     if per_class is not None:
         idx = balanced_indices(labels, per_class)
         images, labels = images[idx], labels[idx]
-    imgs = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+    # a whole split of the npy layout is still the read-only memory map: copy it (writable)
+    # rather than hand torch a read-only array, which warns once per process (full tier)
+    images = np.require(images, requirements=["C_CONTIGUOUS", "WRITEABLE"])
+    imgs = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
     return Split(imgs, torch.from_numpy(labels.astype(np.int64)))
 
 

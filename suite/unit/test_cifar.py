@@ -4,6 +4,8 @@ and the batched augmentation."""
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,21 @@ def test_subset_is_balanced_and_equals_the_arrays():
     assert np.array_equal(s.images[5].permute(1, 2, 0).numpy(), arr[idx[5]])
     assert s.labels.tolist() == labels[idx].tolist()
 
+
+
+@pytest.mark.data("cifar10-npy")
+def test_a_whole_split_loads_without_a_warning_and_equals_the_array():
+    """A whole split (the full tier's) came from the read-only memory map and made torch
+    warn 'The given NumPy array is not writable' in every stage process. In a fresh
+    interpreter: torch warns once per process, so an earlier test could hide it here."""
+    code = ("import numpy as np, warnings; warnings.simplefilter('error');"
+            "from nasrepro.data import cifar; s = cifar.load('test');"
+            f"a = np.load({str(NPY / 'test_images.npy')!r}, mmap_mode='r');"
+            "assert s.images.shape == (10000, 3, 32, 32);"
+            "assert np.array_equal(s.images.permute(0, 2, 3, 1).numpy(), a)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONWARNINGS": "error"}, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
 
 def _fake_root(tmp_path: Path) -> Path:
     """A data root holding the real files: small ones copied (so we may damage them),
