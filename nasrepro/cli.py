@@ -188,11 +188,17 @@ def rebuild_stale_records(tier: str | None) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from nasrepro.errors import ConfigError
     from nasrepro.options import check_reports_dir
+    from nasrepro.paths import results_dir
     from nasrepro.report.markdown import write_report
 
     check_reports_dir()
     rc = 0 if args.no_rebuild else rebuild_stale_records(args.tier)
+    if args.tier and not any(results_dir(args.tier).rglob("*.json")):
+        raise ConfigError(f"no {args.tier}-tier record in {results_dir(args.tier)}: nothing "
+                          f"to report for that tier (REPORT.md left as it was); run `nasrepro "
+                          f"run --tier {args.tier}` first, or `nasrepro report` for every tier")
     bad: list[tuple[Path, str]] = []
     print(write_report(args.tier, bad))
     warned = warn_unreadable(bad)  # also after a failed rebuild

@@ -16,6 +16,7 @@ One JSON file per paper:
 
 from __future__ import annotations
 
+import difflib
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,7 +136,11 @@ def claim_spec(claim_id: str) -> ClaimSpec:
     try:
         return claims[claim_id]
     except KeyError:
-        raise ConfigError(f"unknown claim {claim_id!r}; known: {', '.join(claims)}") from None
+        close = difflib.get_close_matches(claim_id.upper(), list(claims), n=3, cutoff=0.5)
+        hint = (f"did you mean {', '.join(close)}?" if close else
+                f"papers: {', '.join(sorted({paper_of(c) for c in claims}))}")
+        raise ConfigError(f"unknown claim {claim_id!r}; {hint} (`nasrepro list` shows every "
+                          "claim ID)") from None
 
 
 def paper_of(claim_id: str) -> str:

@@ -192,6 +192,33 @@ def test_report_of_one_tier_says_so_and_never_calls_the_other_tiers_records_miss
     assert "No record yet: run `nasrepro run --claim REWARD-5`." in text
 
 
+def test_report_of_a_tier_with_no_record_is_one_line_and_keeps_the_report(reports, capsys):
+    """Found 2026-12-08 (a new-user walkthrough): `nasrepro report --tier full` with only
+    smoke records replaced REPORT.md with 22 'no full record' rows, exit 0."""
+    res = ClaimResult("REWARD-1", [Measurement("x", 1.0, paper=1.0,
+                                               tolerance=Tolerance("absolute", 0.1, "t"))])
+    rec = build_record(res, tier="smoke", paper="REWARD", spec={"statement": "s"},
+                       config_hash="h", env={}, started=0.0)
+    write_record({**rec, "baseline": {"status": "match", "problems": []}})
+    assert cli.main(["report", "--no-rebuild"]) == 0
+    before = (reports / "REPORT.md").read_text()
+    capsys.readouterr()
+    assert cli.main(["report", "--tier", "full", "--no-rebuild"]) == 2
+    err = capsys.readouterr().err
+    assert f"no full-tier record in {reports / 'results' / 'full'}" in err
+    assert "REPORT.md left as it was" in err and "nasrepro run --tier full" in err
+    assert (reports / "REPORT.md").read_text() == before
+    assert cli.main(["report", "--tier", "smoke", "--no-rebuild"]) == 0
+
+
+@pytest.mark.parametrize("command", ["show", "diff", "accept"])
+def test_a_misspelt_claim_id_gets_the_closest_ids_as_run_does(reports, capsys, command):
+    assert cli.main(["baseline", command, "REWRAD-4"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown claim 'REWRAD-4'; did you mean REWARD-4" in err
+    assert "GCNAS-2" not in err  # not every ID of every paper
+
+
 @pytest.mark.parametrize("command", ["show", "diff", "accept"])
 def test_baseline_commands_take_a_claim_id_in_any_case_as_run_does(reports, capsys, command):
     """Found 2026-12-07: `nasrepro run --claim reward-4` runs REWARD-4, but `nasrepro
