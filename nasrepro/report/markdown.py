@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from nasrepro.claims.records import Unreadable, load_incomplete, load_records
+from nasrepro.claims.records import Unreadable, load_incomplete, load_records, locate
 from nasrepro.claims.references import load_papers
 from nasrepro.claims.session import TIERS
 from nasrepro.claims.verdicts import Verdict
@@ -432,16 +432,21 @@ def _header(records: list[dict[str, Any]], papers: dict[str, Any],
 
 def _summary_section(by_claim: dict[str, list[dict[str, Any]]], papers: dict[str, Any],
                      incomplete: dict[str, dict[str, dict[str, Any]]],
-                     tier: str | None = None) -> list[str]:
+                     tier: str | None = None,
+                     damaged: dict[str, dict[str, str]] | None = None) -> list[str]:
     """The summary table; `incomplete`: records.load_incomplete(); `tier`: the one tier
-    rendered (None: all)."""
-    rows = []
+    rendered (None: all); `damaged`: _damaged()."""
+    rows, damaged = [], damaged or {}
     for paper in papers.values():
         for cid, spec in paper.claims.items():
             recs = by_claim.get(cid)
             tiers = {r["tier"] for r in recs or []}
             stopped = [m for t, m in incomplete.get(cid, {}).items() if t not in tiers]
-            if not recs and not stopped:
+            unread = {t: k for t, k in damaged.get(cid, {}).items()
+                      if t not in tiers and t not in {m["tier"] for m in stopped}}
+            for t, kind in sorted(unread.items(), key=lambda tk: TIER_ORDER.get(tk[0], 9)):
+                rows.append([cid, t, f"UNREADABLE {kind} (named below)", "—", "—", "—"])
+            if not recs and not stopped and not unread:
                 state = ("not implemented" if not spec.implemented
                          else f"no {tier} record" if tier else "no record")
                 rows.append([cid, tier or "—", state, "—", "—", "—"])
@@ -540,12 +545,24 @@ def misses(record: dict[str, Any], most: int = 2) -> str:
 
 def _paper_section(paper: Any, by_claim: dict[str, list[dict[str, Any]]],
                    incomplete: dict[str, dict[str, dict[str, Any]]],
-                   one_machine: bool = False, tier: str | None = None) -> list[str]:
+                   one_machine: bool = False, tier: str | None = None,
+                   damaged: dict[str, dict[str, str]] | None = None) -> list[str]:
     once, interp = _Once(), _Once()
     out = ["", f'<a id="paper-{paper.id.lower()}"></a>', "",
            f"## {paper.id}: {paper.title}", "", f"*{paper.citation}*", ""]
     for cid, spec in paper.claims.items():
         recs = by_claim.get(cid)
+        unread = (damaged or {}).get(cid, {})
+        if not recs and unread and not incomplete.get(cid):
+            tiers = sorted(unread, key=lambda t: TIER_ORDER.get(t, 9))
+            files = " and ".join(f"its {t}-tier {unread[t]}" for t in tiers)
+            rerun = " and ".join(f"`nasrepro run {'' if t == 'smoke' else f'--tier {t} '}"
+                                 f"--claim {cid}`" for t in tiers)
+            out += [f"### {cid} — unreadable result file", "", f"**Claim.** {spec.statement}", "",
+                    f"No verdict shown: {files} cannot be read (the summary names the file "
+                    f"and why); {rerun} {'replace them' if len(tiers) > 1 else 'replaces it'}.",
+                    ""]
+            continue
         if not recs:
             inc = list(incomplete.get(cid, {}).values())
             why = ("; ".join(f"its {m['tier']}-tier run stopped without a verdict at "
@@ -585,6 +602,18 @@ def _unknown_lines(records: list[dict[str, Any]]) -> list[str]:
             "render them with the checkout that wrote them."]
 
 
+def _damaged(unreadable: Unreadable, tier: str | None) -> dict[str, dict[str, str]]:
+    """{claim: {tier: 'record' or 'marker'}} of the unreadable files (of `tier` only when
+    one is rendered): the summary and the claim's section say 'unreadable', as `nasrepro
+    list` does, rather than 'no record'."""
+    out: dict[str, dict[str, str]] = {}
+    for path, _ in unreadable:
+        cid, t, kind = locate(path)
+        if tier in (None, t):
+            out.setdefault(cid, {})[t] = kind
+    return out
+
+
 def _unreadable_lines(unreadable: Unreadable) -> list[str]:
     """Result files that could not be read (records.load_records' `unreadable`): named with
     their error, so a claim missing from the report is never silently missing."""
@@ -611,16 +640,18 @@ def render(records: Iterable[dict[str, Any]], tier: str | None = None,
     machines = sorted({machine(r) for r in records})
     incomplete = {cid: kept for cid, marks in load_incomplete(unreadable).items()  # no verdict
                   if (kept := {t: m for t, m in marks.items() if tier in (None, t)})}
+    damaged = _damaged(unreadable, tier)
     lines = (_header(records, papers, tier)
-             + _summary_section(by_claim, papers, incomplete, tier) + _unknown_lines(unknown)
-             + _unreadable_lines(unreadable))
+             + _summary_section(by_claim, papers, incomplete, tier, damaged)
+             + _unknown_lines(unknown) + _unreadable_lines(unreadable))
     if len(machines) == 1:
         lines += ["", f"Every record ran on {machines[0]}."]
     lines += mutation.section()
     lines += latency_section()
     lines += sensitivity.section(records)  # REWARD-SENS summary (extension)
     for paper in papers.values():
-        lines += _paper_section(paper, by_claim, incomplete, len(machines) == 1, tier)
+        lines += _paper_section(paper, by_claim, incomplete, len(machines) == 1, tier,
+                                damaged)
     return "\n".join(lines) + "\n"
 
 

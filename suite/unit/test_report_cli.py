@@ -314,6 +314,12 @@ def test_list_and_report_show_every_other_claim_around_an_unreadable_file(report
     assert cli.main(["report", "--no-rebuild"]) == 1
     out, err = capsys.readouterr()
     assert err.startswith(warning) and out.strip() == str(reports / "REPORT.md")
+    # found 2026-12-08: the report called the claim 'no record' and said 'run it'
+    text = (reports / "REPORT.md").read_text()
+    assert f"| REWARD-1 | smoke | UNREADABLE {kind} (named below) | — | — | — |" in text
+    assert "| REWARD-1 | — | no record |" not in text
+    assert ("### REWARD-1 — unreadable result file\n\n**Claim.** " in text
+            and f"No verdict shown: its smoke-tier {kind} cannot be read" in text)
     # a failed rebuild's status wins, and the file is still named
     monkeypatch.setattr(cli, "rebuild_stale_records", lambda tier: 3)
     assert cli.main(["report"]) == 3 and capsys.readouterr().err.startswith(warning)
