@@ -375,7 +375,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=_cmd_report)
 
     sp = sub.add_parser("bench", help="pytest-benchmark speed gates against this machine's "
-                                      "stored baseline", formatter_class=d)
+                                      "stored baseline", formatter_class=d,
+                        description="Run the pytest-benchmark speed gates (suite/bench) and "
+                                    "compare each median with this machine class's stored "
+                                    "baseline, the machine's speed divided out (README, "
+                                    "'Speed gates'). Exit status: 1 when a slowdown "
+                                    "repeats; pytest's when a benchmark itself fails.")
     sp.add_argument("--save", action="store_true", help="record this machine's baseline")
     sp.add_argument("--threshold", type=float, default=None,
                     help="fail when a median stays this many percent slower than the baseline "
@@ -389,7 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=_cmd_bench)
 
     sp = sub.add_parser("nightly",
-                        help="default tier + speed gates + mutants + report (CI schedule)")
+                        help="default tier + speed gates + mutants + report (CI schedule)",
+                        description="The scheduled job: every default-tier test with the "
+                                    "nightly-marked ones, `nasrepro bench`, `nasrepro "
+                                    "mutants`, then the report (written whatever happened). "
+                                    "Exit status: the worst of the steps.")
     sp.set_defaults(func=_cmd_nightly)
 
     for mod in EXTENSIONS:

@@ -66,7 +66,9 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="data_command", required=True)
     sp = sub.add_parser("verify", help="check every file's checksum")
     sp.add_argument("dataset", nargs="?", default="all",
-                    help="mnist, cifar or all (default: all)")
+                    help="mnist, cifar or all (default: all); the NAS-Bench-201 sources "
+                         "in nb201/ are checked by `nasrepro nb201 build-table`, which reads "
+                         "them")
     sp.add_argument("--root", default=None, help=ROOT_HELP)
     sp.set_defaults(func=_cmd_verify)
     sp = sub.add_parser("download", help="fetch missing files from official mirrors")

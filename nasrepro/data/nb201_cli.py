@@ -121,7 +121,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sp.add_argument("--indices", default=None, help="only these NB201 indices, e.g. 0-99,512")
     sp.add_argument("--sample", type=int, default=None,
                     help="only N indices drawn uniformly (seed --seed): a quick estimate")
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     sp.add_argument("--limit", type=int, default=None, help="only the first N selected cells")
     sp.add_argument("--max-chunks", type=int, default=None,
                     help="stop after writing N chunks (rerun to continue)")
@@ -133,5 +133,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                 "measured/nb201_lat_<name>.npz)")
     sp.set_defaults(func=_cmd_measure)
     sp = sub.add_parser("info", help="summary of a table (default: the shipped one)")
-    sp.add_argument("--table", default=None)
+    sp.add_argument("--table", default=None,
+                    help="a table file (.npz) to summarise instead of the shipped one")
     sp.set_defaults(func=_cmd_info)

@@ -545,10 +545,10 @@ def paper_cell(table: int, pos: int, cand: int) -> str:
 
 FULL_GPU_ESTIMATE = (
     "estimated 1-1.5 GPU-hours on one H100 (an estimate: no GPU epoch of this recipe has "
-    "been measured yet; docs/gpu.md). Basis: ~1170 WRN-40-2 epochs over 50k images (baseline 200 + 19 fine-tunes x "
-    "50, plus 15 two-epoch distillations at a fraction of an epoch's cost) at an assumed "
-    "3-5 s/epoch with bf16 autocast and channels_last (WRN-40-2 is ~0.33 GMACs/image "
-    "forward, ~16x less than WRN-28-10)")
+    "been measured yet; docs/gpu.md). Basis: ~1170 WRN-40-2 epochs over 50k images "
+    "(baseline 200 + 19 fine-tunes x 50, plus 15 two-epoch distillations at a fraction of "
+    "an epoch's cost) at an assumed 3-5 s/epoch with bf16 autocast and channels_last "
+    "(WRN-40-2 is ~0.33 GMACs/image forward, ~16x less than WRN-28-10)")
 SMOKE_BAND_CELL = 2.0   # pp, see docs/opsub.md (regression band of one smoke accuracy)
 SMOKE_BAND_DIFF = 3.0   # pp, a difference of two smoke accuracies
 FULL_BAND_CELL = 0.5    # pp, ~3x the paper's baseline std; revisit with measured seeds

@@ -221,7 +221,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ss = sp.add_subparsers(dest="stages_command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--tier", default="smoke", choices=("smoke", "full"))
+        p.add_argument("--tier", default="smoke", choices=("smoke", "full"),
+                       help="whose stages (default: smoke)")
         p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                        help="the device the stages were computed on")
         p.add_argument("--seeds", type=int, default=None, help="as given to `nasrepro run`")
