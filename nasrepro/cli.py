@@ -418,9 +418,23 @@ def absolute_env_paths() -> None:
             os.environ[var] = str(Path(os.environ[var]).expanduser().resolve())
 
 
+def chosen_parser(parser: argparse.ArgumentParser,
+                  args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)parser of the subcommand `args` chose, e.g. `nasrepro stages status`'s."""
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, subs[0].dest, None) if subs else None
+        if name is None:
+            return parser
+        parser = subs[0].choices[name]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `nasrepro` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # argparse would name them under the top-level usage, not the subcommand's
+        chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     absolute_env_paths()
     try:
         from nasrepro.options import check_seeds

@@ -365,3 +365,16 @@ def test_a_damaged_incomplete_marker_is_named_not_a_traceback(tmp_path, content)
     why = _no_record_why(tmp_path, "smoke", "LENET-4", 1)
     assert why.startswith("pytest exit 1; its incomplete marker is unreadable (")
     assert str(marker) in why
+
+
+@pytest.mark.parametrize("argv,usage,unknown", [
+    (["list", "--tier", "smoke"], "usage: nasrepro list", "--tier smoke"),
+    (["stages", "status", "--bogus"], "usage: nasrepro stages status", "--bogus")])
+def test_an_unknown_option_is_named_under_its_subcommand_usage(capsys, argv, usage, unknown):
+    """Found 2026-12-08: `nasrepro list --tier smoke` printed the top-level usage (every
+    subcommand) above 'unrecognized arguments', not `nasrepro list`'s."""
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith(usage), err
+    assert f"error: unrecognized arguments: {unknown}" in err
