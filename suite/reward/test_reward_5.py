@@ -27,8 +27,8 @@ def test_reward_5_feasible_counts(claim):
             result.add(Measurement(
                 f"count/{b}/{r} [{where}]", counts,
                 paper=ref.value, source=ref.source, tolerance=tol, unit="samples",
-                band=25.0, detail=f"median {ci['median']:g} (95 % bootstrap {ci['low']:g}-"
-                                  f"{ci['high']:g}), mean {spread['mean']:.1f}, seed std "
+                band=25.0, detail=f"median {ci['median']:g} (95 % bootstrap {ci['low']:.4g}-"
+                                  f"{ci['high']:.4g}), mean {spread['mean']:.1f}, seed std "
                                   f"{spread['std']:.1f} (the band is centred on the median)"))
         test = mann_whitney_less(mets["mnasnet"][f"count/{b}"], mets["proposed"][f"count/{b}"])
         dci = median_difference_ci(mets["proposed"][f"count/{b}"], mets["mnasnet"][f"count/{b}"])
@@ -36,8 +36,8 @@ def test_reward_5_feasible_counts(claim):
             f"proposed > mnasnet in [{b.replace('-', ', ')}) %: P(count_m < count_p) [{where}]",
             test["effect"], tolerance=spec.tolerance("more"), p_value=test["p"], band=0.1,
             detail=f"one-sided Mann-Whitney over seeds ({test['method']}); median difference "
-                   f"proposed - MnasNet {dci['difference']:g} (95 % bootstrap {dci['low']:g} to "
-                   f"{dci['high']:g})"))
+                   f"proposed - MnasNet {dci['difference']:g} (95 % bootstrap {dci['low']:.4g} to "
+                   f"{dci['high']:.4g})"))
     rows = []
     # the tier's sources, then the rescaled column's search (REWARD-4's sensitivity table)
     rescaled = rs.rescaled_results(claim.tier, cfg["seeds"], claim.device)
