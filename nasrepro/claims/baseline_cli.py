@@ -199,11 +199,22 @@ def _cmd_show(args: argparse.Namespace) -> int:
             print(f"  run: {r['verdict']:<15} variant {r['variant']}, {r.get('cpu_model')}, "
                   f"git {str(r.get('git_sha'))[:12]}")
         for m in b["measurements"]:
-            vals = [baselines._center(r["values"][m["name"]]) for r in b["runs"]]
-            vals = [v for v in vals if v is not None]
-            rng = f"[{min(vals):.6g}, {max(vals):.6g}]" if vals else "—"
-            print(f"  {m['name']}: accepted {rng}, {band_text(m['band'])}")
+            accepted = accepted_text([r["values"].get(m["name"]) for r in b["runs"]])
+            print(f"  {m['name']}: accepted {accepted}, {band_text(m['band'])}")
     return 0
+
+
+def accepted_text(values: list[Any]) -> str:
+    """The accepted runs' central values as `baseline show/diff` print them: their range,
+    and what runs had instead of a number ('no value' for e.g. a KM median never reached,
+    'NaN', '+inf'), where a bare '—' said neither."""
+    from nasrepro.claims import baselines
+
+    centers = [baselines._center(v) for v in values]
+    nums = [c for c in centers if baselines._no_value_kind(c) is None]
+    odd = sorted({k for c in centers if (k := baselines._no_value_kind(c)) is not None})
+    parts = ([f"[{min(nums):.6g}, {max(nums):.6g}]"] if nums else []) + odd
+    return " or ".join(parts) if parts else "nothing (no accepted run)"
 
 
 def band_text(band: float | None) -> str:
@@ -236,13 +247,11 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         base_m = {m["name"]: m for m in base["measurements"]}
         for m in rec["measurements"]:
             b = base_m.get(m["name"])
-            vals = [baselines._center(r["values"].get(m["name"])) for r in base["runs"]] \
-                if b else []
-            vals = [v for v in vals if v is not None]
-            acc = f"[{min(vals):.6g}, {max(vals):.6g}]" if vals else "—"
+            acc = (accepted_text([r["values"].get(m["name"]) for r in base["runs"]]) if b
+                   else "—")
             now = m.get("center")
             now_s = (f"{now:.6g}" if isinstance(now, (int, float))
-                     else str(now) if now is not None else "—")
+                     else str(now) if now is not None else "no value")
             band = band_text(b.get("band")) if b else "not in the baseline"
             print(f"  {m['name']}: accepted {acc}, {band}; now {now_s}")
         env_then, env_now = base["runs"][-1], rec.get("env", {})

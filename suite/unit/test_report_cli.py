@@ -112,6 +112,17 @@ def test_baseline_show_says_which_measurements_are_not_gated_by_value(reports, c
     assert cli.main(["baseline", "show", "REWARD-4"]) == 0   # hardware-independent: everywhere
     out = capsys.readouterr().out
     assert ", band 250\n" in out and "band None" not in out
+    # found 2026-12-08: a KM median never reached showed as 'accepted —'
+    assert "accepted no value, band 250\n" in out and "accepted —" not in out
+
+
+def test_accepted_values_name_what_the_runs_had_instead_of_a_number():
+    from nasrepro.claims.baseline_cli import accepted_text
+
+    assert accepted_text([1.0, [2.0, 4.0, 3.0]]) == "[1, 3]"  # a run's centre: its median
+    assert accepted_text([None, 5.0]) == "[5, 5] or no value"
+    assert accepted_text([float("nan"), float("inf")]) == "+inf or NaN"
+    assert accepted_text([]) == "nothing (no accepted run)"
 
 
 def test_baseline_record_refuses_a_repeat_count_below_one(reports, capsys):
