@@ -544,8 +544,8 @@ def paper_cell(table: int, pos: int, cand: int) -> str:
 # ---- claims: shared result, measurements, mirrored tables -------------------------------
 
 FULL_GPU_ESTIMATE = (
-    "estimated 1-1.5 GPU-hours on one H100 (an estimate: no GPU epoch of this recipe has "
-    "been measured yet; docs/gpu.md). Basis: ~1170 WRN-40-2 epochs over 50k images "
+    "estimated 1-1.5 GPU-hours on one H100 (an estimate: no GPU epoch of this recipe had "
+    "been measured as of 2026-12-08; docs/gpu.md). Basis: ~1170 WRN-40-2 epochs over 50k images "
     "(baseline 200 + 19 fine-tunes x 50, plus 15 two-epoch distillations at a fraction of "
     "an epoch's cost) at an assumed 3-5 s/epoch with bf16 autocast and channels_last "
     "(WRN-40-2 is ~0.33 GMACs/image forward, ~16x less than WRN-28-10)")

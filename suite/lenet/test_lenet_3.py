@@ -39,9 +39,10 @@ def test_lenet_3_memory(claim):
         f"In this run the RSS of the five lr cases (same batch) spreads {spread:.1%} and the "
         f"largest batch effect on RSS is {effect:.1%}"
         + (f" ({effect / spread:.1f}x the lr spread). " if spread > 0 else ". ")
-        + "RSS of separate processes jitters by a few % (6 probes of one case spread 3 %, "
-        "docs/lenet.md), so 'depends on batch only' is judged on the tensor memory, which "
-        "resolves it exactly.")
+        + "RSS of separate processes jitters by a few % (6 probes of one case spread 3 % on "
+        "an AMD EPYC CPU, 2026-11-30, docs/lenet.md), so 'depends on batch only' is judged on "
+        "the tensor memory, whose spread over the lr cases is "
+        f"{ours['tensor_spread_lr_cases'][0]:.2%} in this run.")
     result.table("Memory per case (each case in a fresh process)",
                  ["case", "batch", "lr", "RSS mean MiB", "RSS max MiB", "RSS before training",
                   "tensor MiB", "of which params+momentum", "retained bytes", "RSS / case 1",
