@@ -442,8 +442,8 @@ def _summary_section(by_claim: dict[str, list[dict[str, Any]]], papers: dict[str
             recs = by_claim.get(cid)
             tiers = {r["tier"] for r in recs or []}
             stopped = [m for t, m in incomplete.get(cid, {}).items() if t not in tiers]
-            unread = {t: k for t, k in damaged.get(cid, {}).items()
-                      if t not in tiers and t not in {m["tier"] for m in stopped}}
+            shown = tiers | {m["tier"] for m in stopped}
+            unread = {t: k for t, k in damaged.get(cid, {}).items() if t not in shown}
             for t, kind in sorted(unread.items(), key=lambda tk: TIER_ORDER.get(tk[0], 9)):
                 rows.append([cid, t, f"UNREADABLE {kind} (named below)", "—", "—", "—"])
             if not recs and not stopped and not unread:
@@ -552,32 +552,38 @@ def _paper_section(paper: Any, by_claim: dict[str, list[dict[str, Any]]],
            f"## {paper.id}: {paper.title}", "", f"*{paper.citation}*", ""]
     for cid, spec in paper.claims.items():
         recs = by_claim.get(cid)
-        unread = (damaged or {}).get(cid, {})
-        if not recs and unread and not incomplete.get(cid):
-            tiers = sorted(unread, key=lambda t: TIER_ORDER.get(t, 9))
-            files = " and ".join(f"its {t}-tier {unread[t]}" for t in tiers)
-            rerun = " and ".join(f"`nasrepro run {'' if t == 'smoke' else f'--tier {t} '}"
-                                 f"--claim {cid}`" for t in tiers)
-            out += [f"### {cid} — unreadable result file", "", f"**Claim.** {spec.statement}", "",
-                    f"No verdict shown: {files} cannot be read (the summary names the file "
-                    f"and why); {rerun} {'replace them' if len(tiers) > 1 else 'replaces it'}.",
-                    ""]
-            continue
         if not recs:
-            inc = list(incomplete.get(cid, {}).values())
-            why = ("; ".join(f"its {m['tier']}-tier run stopped without a verdict at "
-                             f"{m['at']}: {m['why']}" for m in inc)
-                   or ("not implemented." if not spec.implemented
-                       else f"run `nasrepro run --tier {tier} --claim {cid}`." if tier
-                       else f"run `nasrepro run --claim {cid}`."))
-            none = f"no {tier} record" if tier else "no record"
-            out += [f"### {cid} — {'incomplete' if inc else none}", "",
-                    f"**Claim.** {spec.statement}", "",
-                    f"No {tier + '-tier ' if tier else ''}record yet: " + why, ""]
+            title, body = _no_record(cid, spec, list(incomplete.get(cid, {}).values()),
+                                     (damaged or {}).get(cid, {}), tier)
+            out += [f"### {cid} — {title}", "", f"**Claim.** {spec.statement}", "", body, ""]
             continue
         for r in recs:
             out += _claim_section(r, once, one_machine, interp)
     return out
+
+
+def _no_record(cid: str, spec: Any, inc: list[dict[str, Any]], unread: dict[str, str],
+               tier: str | None) -> tuple[str, str]:
+    """(heading word, sentence) of a claim the report has no readable record of: its runs
+    stopped without a verdict (`inc`), its result files cannot be read (`unread`: {tier:
+    'record' or 'marker'}), or it has not run."""
+    if inc:
+        return "incomplete", (f"No {tier + '-tier ' if tier else ''}record yet: " + "; ".join(
+            f"its {m['tier']}-tier run stopped without a verdict at {m['at']}: {m['why']}"
+            for m in inc))
+    if unread:
+        tiers = sorted(unread, key=lambda t: TIER_ORDER.get(t, 9))
+        files = " and ".join(f"its {t}-tier {unread[t]}" for t in tiers)
+        rerun = " and ".join(f"`nasrepro run {'' if t == 'smoke' else f'--tier {t} '}"
+                             f"--claim {cid}`" for t in tiers)
+        return "unreadable result file", (
+            f"No verdict shown: {files} cannot be read (the summary names the file and why); "
+            f"{rerun} {'replace them' if len(tiers) > 1 else 'replaces it'}.")
+    why = ("not implemented." if not spec.implemented
+           else f"run `nasrepro run --tier {tier} --claim {cid}`." if tier
+           else f"run `nasrepro run --claim {cid}`.")
+    return (f"no {tier} record" if tier else "no record",
+            f"No {tier + '-tier ' if tier else ''}record yet: " + why)
 
 
 def _sorted(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
